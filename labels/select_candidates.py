@@ -1,0 +1,91 @@
+"""How the gold units were chosen (run once, recorded in labels/selection.csv).
+
+    python labels/select_candidates.py --seeds ../shared/seeds \
+        --corpus ../shared/corpus/city-reports-2024 --out labels/selection.csv --batches DIR
+
+1. every unit that ingestion makes of the seed articles;
+2. every corpus unit that contains a compute, data or algorithm cue term of labels/categories.yaml
+   (these categories are rare in work reports; without this the gold set would have too few);
+3. per scenario, talent and governance cue: a random 110 of the corpus units that contain one,
+   at most 2 per city (so that no city dominates);
+4. a uniform random sample of 400 further corpus units (realistic share of non-AI text).
+Cue terms only choose which units are read; every label is a reading of the unit against the codebook.
+The batches (unit text for the annotators) are written outside the repository.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from aipolicy import ingest
+
+SEED = 20241122
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", required=True)
+    ap.add_argument("--corpus", required=True)
+    ap.add_argument("--categories", default="labels/categories.yaml")
+    ap.add_argument("--out", default="labels/selection.csv")
+    ap.add_argument("--batches", help="folder for annotation batches (unit texts; keep outside the repo)")
+    ap.add_argument("--n-batches", type=int, default=7)
+    ap.add_argument("--n-double", type=int, default=170)
+    args = ap.parse_args()
+
+    rng = np.random.default_rng(SEED)
+    cats = yaml.safe_load(Path(args.categories).read_text(encoding="utf-8"))["categories"]
+    seeds = ingest(args.seeds).assign(pool="seed", corpus="seeds")
+    corpus = ingest(args.corpus).assign(corpus="city-reports-2024")
+    cue = {c["name"]: re.compile("|".join(map(re.escape, c["cues"]))) for c in cats}
+
+    chosen: dict[str, str] = {}
+    rare = corpus["text"].str.contains(cue["compute"]) | corpus["text"].str.contains(cue["data"]) \
+        | corpus["text"].str.contains(cue["algorithm"])
+    for uid in corpus.loc[rare, "unit_id"]:
+        chosen.setdefault(uid, "cue:compute/data/algorithm")
+    for name in ("scenario", "talent", "governance"):
+        hits = corpus[corpus["text"].str.contains(cue[name]) & ~corpus["unit_id"].isin(chosen)]
+        hits = hits.iloc[rng.permutation(len(hits))].groupby("source").head(2).head(110)
+        for uid in hits["unit_id"]:
+            chosen.setdefault(uid, f"cue:{name}")
+    rest = corpus[~corpus["unit_id"].isin(chosen)]
+    for uid in rest.iloc[rng.permutation(len(rest))[:400]]["unit_id"]:
+        chosen.setdefault(uid, "random")
+    corp_sel = corpus[corpus["unit_id"].isin(chosen)].assign(pool=lambda d: d["unit_id"].map(chosen))
+
+    sel = pd.concat([seeds, corp_sel], ignore_index=True)
+    sel = sel.sort_values(["corpus", "source", "position"], kind="stable").reset_index(drop=True)
+    cols = ["unit_id", "corpus", "source", "position", "city", "pool"]
+    # second annotation: a seeded sample over seeds and every corpus pool
+    double = pd.concat([g.sample(frac=args.n_double / len(sel), random_state=SEED)
+                        for _, g in sel.groupby("pool")])
+    sel["double"] = sel["unit_id"].isin(double["unit_id"]).astype(int)
+    sel[cols + ["double"]].to_csv(args.out, index=False)
+    print(f"{len(sel)} units ({len(seeds)} seed, {len(corp_sel)} corpus from "
+          f"{corp_sel['source'].nunique()} cities); {sel['double'].sum()} for double annotation")
+    print(sel["pool"].value_counts().to_string())
+
+    if args.batches:
+        out = Path(args.batches)
+        out.mkdir(parents=True, exist_ok=True)
+        for k, part in enumerate(np.array_split(np.arange(len(sel)), args.n_batches)):
+            _write_batch(out / f"batch_{k + 1}.jsonl", sel.iloc[part])
+        _write_batch(out / "double.jsonl", sel[sel["double"] == 1].sample(frac=1.0, random_state=SEED))
+
+
+def _write_batch(path: Path, df: pd.DataFrame) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        for r in df.itertuples():
+            fh.write(json.dumps({"unit_id": r.unit_id, "source": r.source, "position": int(r.position),
+                                 "city": r.city, "text": r.text}, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    main()

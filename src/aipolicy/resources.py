@@ -1,0 +1,31 @@
+"""Access to the data files shipped inside the package (gazetteer, stopwords, user dictionary...).
+
+Only the package's *own* data is located this way; user data (corpora, labels, models, reports)
+always comes from options or configuration relative to the working directory.
+"""
+from __future__ import annotations
+
+import csv
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+
+def data_file(name: str) -> Path:
+    return Path(str(resources.files("aipolicy") / "data" / name))
+
+
+def read_lines(name: str) -> list[str]:
+    """Non-empty lines of a shipped data file, without comments (lines starting with '#')."""
+    out = []
+    for line in data_file(name).read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            out.append(line)
+    return out
+
+
+@lru_cache(maxsize=None)
+def read_csv_rows(name: str) -> tuple[dict, ...]:
+    with data_file(name).open(encoding="utf-8", newline="") as fh:
+        return tuple(dict(r) for r in csv.DictReader(fh))

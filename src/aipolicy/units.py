@@ -1,0 +1,124 @@
+"""Stage 2 — units: a document's paragraphs become units (paragraphs or runs of whole sentences).
+
+Rules (documented in the README):
+- a paragraph (one cleaned line) is a unit;
+- a paragraph longer than ``MAX_CHARS`` is split into runs of whole sentences (ending in 。！？；)
+  of at most ``MAX_CHARS`` characters; a single sentence longer than that is cut at commas;
+- a unit with fewer than ``MIN_HAN`` Chinese characters is a fragment ("分享", "2023-05-19",
+  "各位代表:") and is dropped; headings such as "建设人工智能公共算力中心" are kept;
+- within one document, exact duplicates (ignoring punctuation and spaces) and near-duplicates
+  (character 4-gram Jaccard similarity >= ``NEAR_DUP``) of an earlier unit are dropped, which
+  also removes an article repeated inside one file;
+- ``unit_id`` = sha256(doc_id + text)[:16]: same text in the same document, same id, everywhere.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+
+import pandas as pd
+
+MAX_CHARS = 500
+MIN_HAN = 6
+NEAR_DUP = 0.8
+SHINGLE = 4
+
+_HAN_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_SENTENCE_RE = re.compile(r"[^。!?;！？；]*[。!?;！？；]+[”’\"')）]*|[^。!?;！？；]+$")
+_CLAUSE_RE = re.compile(r"[^,，、]*[,，、]+|[^,，、]+$")
+_KEY_STRIP = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def han_count(text: str) -> int:
+    return len(_HAN_RE.findall(text))
+
+
+def _pack(pieces: list[str], limit: int) -> list[str]:
+    runs, cur = [], ""
+    for p in pieces:
+        if cur and len(cur) + len(p) > limit:
+            runs.append(cur)
+            cur = ""
+        cur += p
+    if cur:
+        runs.append(cur)
+    return runs
+
+
+def split_paragraph(par: str, limit: int = MAX_CHARS) -> list[str]:
+    """Split a long paragraph into runs of whole sentences of at most ``limit`` characters."""
+    if len(par) <= limit:
+        return [par]
+    pieces: list[str] = []
+    for sent in _SENTENCE_RE.findall(par):
+        if len(sent) <= limit:
+            pieces.append(sent)
+            continue
+        for run in _pack(_CLAUSE_RE.findall(sent), limit):  # an over-long sentence: cut at commas
+            pieces.extend(run[i:i + limit] for i in range(0, len(run), limit))
+    return [r.strip() for r in _pack(pieces, limit) if r.strip()]
+
+
+def unit_id(doc_id: str, text: str) -> str:
+    return hashlib.sha256(f"{doc_id}\x1f{text}".encode("utf-8")).hexdigest()[:16]
+
+
+def _shingles(key: str) -> frozenset:
+    if len(key) <= SHINGLE:
+        return frozenset([key])
+    return frozenset(key[i:i + SHINGLE] for i in range(len(key) - SHINGLE + 1))
+
+
+class _Deduper:
+    """Exact and near-duplicate detection within one document."""
+
+    def __init__(self, threshold: float = NEAR_DUP):
+        self.threshold = threshold
+        self.keys: set[str] = set()
+        self.kept: list[tuple[int, frozenset]] = []
+
+    def seen(self, text: str) -> bool:
+        key = _KEY_STRIP.sub("", text)
+        if key in self.keys:
+            return True
+        sh = _shingles(key)
+        n = len(sh)
+        for m, other in self.kept:
+            # Jaccard >= t is impossible when the sizes differ by more than a factor t
+            if min(n, m) < self.threshold * max(n, m):
+                continue
+            inter = len(sh & other)
+            if inter and inter / (n + m - inter) >= self.threshold:
+                return True
+        self.keys.add(key)
+        self.kept.append((n, sh))
+        return False
+
+
+def document_units(doc, *, max_chars: int = MAX_CHARS, min_han: int = MIN_HAN) -> pd.DataFrame:
+    """Units of one document as a DataFrame with unit_id, doc_id, source, position, text
+    (and, for table inputs, the user's ``_row_city``)."""
+    rows = []
+    dedupe = None if doc.from_table else _Deduper()
+    for i, par in enumerate(doc.paragraphs):
+        pieces = split_paragraph(par, max_chars)
+        for k, text in enumerate(pieces):
+            if doc.from_table:
+                uid = doc.row_ids[i]
+                if uid is not None and len(pieces) > 1:
+                    uid = f"{uid}-{k + 1}"
+                if not text.strip():
+                    continue
+            else:
+                if han_count(text) < min_han or dedupe.seen(text):
+                    continue
+                uid = None
+            rows.append({
+                "unit_id": uid or unit_id(doc.doc_id, text),
+                "doc_id": doc.doc_id,
+                "source": doc.source,
+                "position": len(rows),
+                "text": text,
+                "_row_city": doc.row_cities[i] if doc.from_table else None,
+            })
+    return pd.DataFrame(rows, columns=["unit_id", "doc_id", "source", "position", "text", "_row_city"])
