@@ -3,7 +3,8 @@
 The gazetteer (``data/gazetteer.csv``: provinces, prefecture-level cities, districts, zones,
 institutions, nicknames, countries and national bodies) is data, not code.
 
-Document level, strongest evidence first:
+Document level, strongest evidence first (a document is "issued" — a government document — when
+an issuer is found, or when its head reads like one: "我代表市人民政府", "人民政府关于", "政府工作报告"):
 1. issuer: a place written with its suffix and followed by a government body
    ("北京市人民政府", "重庆市经济和信息化委员会") near the start of the document;
 2. file name: a file named after a place ("北京.txt");
@@ -12,9 +13,9 @@ Document level, strongest evidence first:
    when no place has more than half, or only national bodies are named, the document is ``national``;
    when nothing at all is named it is ``unknown``.
 
-Unit level: in a document without an issuer (news, commentary), a unit that names places gets
-the most-named one (ties: the first named); otherwise it falls back to the document's place.
-In a government document (issuer found) units keep the issuer's place, except that in a
+Unit level: in a document that is not a government document (news, commentary), a unit that
+names places gets the most-named one (ties: the first named); otherwise it falls back to the
+document's place. In a government document units keep the document's place, except that in a
 provincial document a unit naming one city of that province gets that city.
 """
 from __future__ import annotations
@@ -24,8 +25,6 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import PurePosixPath
-
-import pandas as pd
 
 from .resources import read_csv_rows
 
@@ -38,6 +37,9 @@ LEVEL_WEIGHT = {"municipality": 1.0, "province": 1.0, "city": 1.0, "district": 1
 _ISSUER_TAIL = re.compile(
     r"(人民政府|政府办公厅|政府办公室|政府|人大常委会|发展和改革委员会|发展改革委|经济和信息化委员会|经济和信息化局|"
     r"经信委|经信局|科学技术委员会|科学技术局|科委|科技局|大数据局|数据局|工业和信息化局|网信办|委员会|委办公厅)")
+
+
+_GOV_DOCUMENT = re.compile(r"代表.{0,12}人民政府|人民政府(关于|办公厅|办公室)|政府工作报告|向大会报告")
 
 
 @dataclass(frozen=True)
@@ -146,11 +148,18 @@ def document_place(doc, gaz: Gazetteer | None = None) -> tuple[str, str, bool]:
         if m.full_form and m.level in ("municipality", "province", "city") and _ISSUER_TAIL.match(head, m.end):
             tail = _ISSUER_TAIL.match(head, m.end).group(0)
             return m.place, f"issuer: {m.surface}{tail}", True
+    # a government document whose issuer's name is missing ("我代表市人民政府向大会报告工作")
+    issued = _GOV_DOCUMENT.search(head) is not None
+    place, evidence = _place_without_issuer(doc, text, gaz)
+    return place, evidence, issued
+
+
+def _place_without_issuer(doc, text: str, gaz: Gazetteer) -> tuple[str, str]:
     stem = PurePosixPath(doc.source).stem
     # a file named after a place is about it, even where the bare name is ambiguous in running text
     named = gaz.any_form.get(stem)
     if named and gaz.level_of.get(named) in ("municipality", "province", "city"):
-        return named, f"file name: {PurePosixPath(doc.source).name}", False
+        return named, f"file name: {PurePosixPath(doc.source).name}"
     title = doc.title or ""
     mentions = gaz.mentions(title + "\n" + text)
     counts = _weighted(mentions, title_len=len(title) + 1)
@@ -158,25 +167,31 @@ def document_place(doc, gaz: Gazetteer | None = None) -> tuple[str, str, bool]:
         top, n = counts.most_common(1)[0]
         total = sum(counts.values())
         if n > 0.5 * total or len(counts) == 1:
-            return top, f"mentions: {counts.describe()}", False
-        return NATIONAL, f"several places, none dominant: {counts.describe()}", False
+            return top, f"mentions: {counts.describe()}"
+        return NATIONAL, f"several places, none dominant: {counts.describe()}"
     national = [m.surface for m in mentions if m.level == NATIONAL]
     if national:
-        return NATIONAL, f"national bodies: {', '.join(sorted(set(national))[:4])}", False
-    return UNKNOWN, "no place named", False
+        return NATIONAL, f"national bodies: {', '.join(sorted(set(national))[:4])}"
+    return UNKNOWN, "no place named"
 
 
-def attribute_cities(doc, units: pd.DataFrame, gaz: Gazetteer | None = None) -> pd.DataFrame:
-    """Add ``city`` and ``city_evidence`` to a document's units (returns the unit columns)."""
+def attribute_cities(doc, units: list[dict], gaz: Gazetteer | None = None) -> list[dict]:
+    """Set ``city`` and ``city_evidence`` on a document's unit rows (in place; returns them)."""
     gaz = gaz or Gazetteer.default()
     place, evidence, issued = document_place(doc, gaz)
-    cities, evid = [], []
     level = gaz.level_of.get(place)
-    for text, row_city in zip(units["text"].tolist(), units["_row_city"].tolist()):
+    doc_evidence = f"document ({evidence})"
+    # units of a government document keep its place unless it is provincial: skip the scan
+    scan = not issued or level == "province"
+    for row in units:
+        row_city = row.pop("_row_city", None)
         if row_city:
-            cities.append(gaz.normalise(row_city))
-            evid.append(f"input column: {row_city}")
+            row["city"], row["city_evidence"] = gaz.normalise(row_city), f"input column: {row_city}"
             continue
+        if not scan:
+            row["city"], row["city_evidence"] = place, doc_evidence
+            continue
+        text = row["text"]
         counts = _Tally()
         first: dict[str, int] = {}
         for m in gaz.mentions(text):
@@ -192,12 +207,7 @@ def attribute_cities(doc, units: pd.DataFrame, gaz: Gazetteer | None = None) -> 
             elif level == "province" and top != place and gaz.is_city_of(top, place):
                 chosen = top
         if chosen and chosen != place:
-            cities.append(chosen)
-            evid.append(f"unit: {counts.describe(3)}")
+            row["city"], row["city_evidence"] = chosen, f"unit: {counts.describe(3)}"
         else:
-            cities.append(place)
-            evid.append(f"document ({evidence})")
-    out = units.drop(columns=["_row_city"]).copy()
-    out.insert(4, "city", cities)
-    out.insert(5, "city_evidence", evid)
-    return out
+            row["city"], row["city_evidence"] = place, doc_evidence
+    return units

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from . import __version__
 from .errors import AipolicyError
@@ -21,6 +22,14 @@ def _exclude(args):
     from .ingest import DEFAULT_EXCLUDE
 
     return tuple(args.exclude) if args.exclude else DEFAULT_EXCLUDE
+
+
+def _add_config_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default="training/config.yaml",
+                   help="training configuration (corpus folders, labels, categories); default: %(default)s")
+    p.add_argument("--corpus", action="append", metavar="NAME=PATH",
+                   help="override or add a corpus folder of the configuration (repeatable)")
+    p.add_argument("--categories", help="categories file (default: from the configuration)")
 
 
 def _add_common_input(p: argparse.ArgumentParser) -> None:
@@ -54,6 +63,69 @@ def cmd_ingest(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- labels
+
+def _training_config(args):
+    from .config import load_training_config
+
+    cfg = load_training_config(args.config)
+    for item in getattr(args, "corpus", None) or []:
+        name, sep, path = item.partition("=")
+        if not sep:
+            raise AipolicyError(f"--corpus takes NAME=PATH, got {item!r}")
+        cfg.corpora[name] = Path(path)
+    if getattr(args, "categories", None):
+        cfg.categories = Path(args.categories)
+    return cfg
+
+
+def cmd_labels_check(args) -> int:
+    from .config import load_categories
+    from .labels import check_labels, corpus_units
+
+    cfg = _training_config(args)
+    path = Path(args.file or cfg.labels)
+    cats = load_categories(cfg.categories)
+    units = None
+    if not args.no_units:
+        units = corpus_units(cfg.corpora, progress=_progress(args))
+    problems = check_labels(path, cats, units)
+    for p in problems:
+        print(f"{path}:{p}")
+    if problems:
+        print(f"{len(problems)} problem(s) in {path}", file=sys.stderr)
+        return 1
+    n = sum(1 for _ in path.open(encoding="utf-8-sig")) - 1
+    print(f"{path}: OK ({n} labelled units, categories: {', '.join(c.name for c in cats)}"
+          f"{'' if units is not None else '; unit ids not checked'})")
+    return 0
+
+
+def cmd_labels_stats(args) -> int:
+    from .config import load_categories
+    from .labels import corpus_units, join_labels, label_stats, read_labels
+
+    cfg = _training_config(args)
+    path = Path(args.file or cfg.labels)
+    cats = load_categories(cfg.categories)
+    labels = read_labels(path, cats)
+    joined, missing = join_labels(labels, corpus_units(cfg.corpora, progress=_progress(args)))
+    st = label_stats(joined, cats)
+    import pandas as pd
+
+    with pd.option_context("display.max_rows", 500, "display.width", 160):
+        print(f"{path}: {len(joined)} labelled units joined to text"
+              f" ({len(missing)} labels match no unit)\n")
+        print("per category\n" + st["categories"].to_string(index=False) + "\n")
+        print("per corpus\n" + st["corpus"].to_string(index=False) + "\n")
+        print(f"per city ({len(st['city'])} places)\n" + st["city"].to_string(index=False) + "\n")
+        if args.sources:
+            print("per source\n" + st["source"].to_string(index=False))
+        else:
+            print(f"{len(st['source'])} sources (--sources lists them)")
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,6 +147,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="output table: .csv (UTF-8 with BOM, opens in Excel), .jsonl or .parquet")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("labels", help="validate gold labels and count them",
+                       description="Gold labels live in labels/gold.csv: unit_id, corpus, source, one 0/1 "
+                                   "column per category of labels/categories.yaml, annotator, note.")
+    lsub = p.add_subparsers(dest="labels_command", metavar="SUBCOMMAND", required=True)
+    for name, func, helptext in (
+            ("check", cmd_labels_check, "report every problem of a labels file with its line; exit 1 on error"),
+            ("stats", cmd_labels_stats, "counts per category, per corpus, per city and per source")):
+        q = lsub.add_parser(name, help=helptext, description=helptext)
+        q.add_argument("file", nargs="?", help="labels file (default: the one in the training configuration)")
+        _add_config_options(q)
+        q.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+        if name == "check":
+            q.add_argument("--no-units", action="store_true",
+                           help="do not ingest the corpora to check that every unit_id exists")
+        else:
+            q.add_argument("--sources", action="store_true", help="also list counts per source file")
+        q.set_defaults(func=func, command=f"labels {name}")
 
     return parser
 

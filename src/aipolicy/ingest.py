@@ -149,10 +149,15 @@ _CJK_PUNCT = "，。、；：！？“”‘’（）《》【】"
 _SPACE_BY_HAN = re.compile(rf"(?<=[{_HAN}{_CJK_PUNCT}]) | (?=[{_HAN}{_CJK_PUNCT}])")
 
 
+# full-width ASCII and the ideographic space, the bulk of what NFKC changes in Chinese text
+_FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+
+
 def normalise(text: str) -> str:
     """Traditional→simplified (OpenCC), NFKC (full-width ASCII → half-width), tidy whitespace."""
-    text = _opencc().convert(text)
-    text = unicodedata.normalize("NFKC", text)
+    text = _opencc().convert(text).translate(_FULLWIDTH)
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     lines = []
     for line in text.split("\n"):
@@ -416,14 +421,12 @@ def iter_files(paths: Iterable[str | os.PathLike], *, max_bytes: int = DEFAULT_M
             continue
         try:
             docs = read_documents(path, source, max_bytes=max_bytes)
-            frames = []
+            rows: list[dict] = []
             for doc in docs:
-                units = document_units(doc)
-                if len(units):
-                    frames.append(attribute_cities(doc, units))
-            if not frames:
+                rows.extend(attribute_cities(doc, document_units(doc)))
+            if not rows:
                 raise SkipFile("no units (only short fragments or boilerplate)")
-            df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+            df = pd.DataFrame(rows, columns=UNIT_COLUMNS)
             yield FileResult(str(path), "ok", "", len(df), docs), df
         except SkipFile as e:
             yield FileResult(str(path), "skipped", str(e), 0), None

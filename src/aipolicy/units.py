@@ -7,16 +7,14 @@ Rules (documented in the README):
 - a unit with fewer than ``MIN_HAN`` Chinese characters is a fragment ("分享", "2023-05-19",
   "各位代表:") and is dropped; headings such as "建设人工智能公共算力中心" are kept;
 - within one document, exact duplicates (ignoring punctuation and spaces) and near-duplicates
-  (character 4-gram Jaccard similarity >= ``NEAR_DUP``) of an earlier unit are dropped, which
-  also removes an article repeated inside one file;
+  (character 4-gram Jaccard similarity >= ``NEAR_DUP`` with an earlier unit that shares a clause or
+  its first/last 10 characters) are dropped, which also removes an article repeated inside one file;
 - ``unit_id`` = sha256(doc_id + text)[:16]: same text in the same document, same id, everywhere.
 """
 from __future__ import annotations
 
 import hashlib
 import re
-
-import pandas as pd
 
 MAX_CHARS = 500
 MIN_HAN = 6
@@ -27,10 +25,18 @@ _HAN_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _SENTENCE_RE = re.compile(r"[^。!?;！？；]*[。!?;！？；]+[”’\"')）]*|[^。!?;！？；]+$")
 _CLAUSE_RE = re.compile(r"[^,，、]*[,，、]+|[^,，、]+$")
 _KEY_STRIP = re.compile(r"[\W_]+", re.UNICODE)
+_CLAUSE_SPLIT = re.compile(r"[,，、;；。!！?？:：()（）\s]+")
 
 
 def han_count(text: str) -> int:
     return len(_HAN_RE.findall(text))
+
+
+def _min_han_re(n: int) -> re.Pattern:
+    return re.compile(r"(?:[^\u3400-\u9fff\uf900-\ufaff]*[\u3400-\u9fff\uf900-\ufaff]){%d}" % n)
+
+
+_ENOUGH_HAN = _min_han_re(MIN_HAN)
 
 
 def _pack(pieces: list[str], limit: int) -> list[str]:
@@ -63,43 +69,63 @@ def unit_id(doc_id: str, text: str) -> str:
     return hashlib.sha256(f"{doc_id}\x1f{text}".encode("utf-8")).hexdigest()[:16]
 
 
-def _shingles(key: str) -> frozenset:
+def _shingles(key: str) -> set:
     if len(key) <= SHINGLE:
-        return frozenset([key])
-    return frozenset(key[i:i + SHINGLE] for i in range(len(key) - SHINGLE + 1))
+        return {key}
+    return {key[i:i + SHINGLE] for i in range(len(key) - SHINGLE + 1)}
 
 
 class _Deduper:
-    """Exact and near-duplicate detection within one document."""
+    """Exact and near-duplicate detection within one document.
+
+    Candidates for a near-duplicate are the earlier units that share an anchor with the new one
+    (a clause of at least 6 characters, or the first or last 10 characters); only those are compared
+    by shingle Jaccard. A reworded copy keeps most clauses or its ends, so this finds it without
+    comparing every pair.
+    """
 
     def __init__(self, threshold: float = NEAR_DUP):
         self.threshold = threshold
         self.keys: set[str] = set()
-        self.kept: list[tuple[int, frozenset]] = []
+        self.kept: list[str] = []  # keys of kept units
+        self._shingles: dict[int, set] = {}  # computed only when a unit becomes a candidate
+        self.anchors: dict[str, list[int]] = {}
+
+    def _sh(self, j: int) -> set:
+        sh = self._shingles.get(j)
+        if sh is None:
+            sh = self._shingles[j] = _shingles(self.kept[j])
+        return sh
 
     def seen(self, text: str) -> bool:
         key = _KEY_STRIP.sub("", text)
         if key in self.keys:
             return True
-        sh = _shingles(key)
-        n = len(sh)
-        for m, other in self.kept:
-            # Jaccard >= t is impossible when the sizes differ by more than a factor t
-            if min(n, m) < self.threshold * max(n, m):
-                continue
-            inter = len(sh & other)
-            if inter and inter / (n + m - inter) >= self.threshold:
-                return True
+        anchors = {c for c in _CLAUSE_SPLIT.split(text) if len(c) >= 6}
+        anchors.update((key[:10], key[-10:]))
+        cands = {j for a in anchors for j in self.anchors.get(a, ())}
+        k = len(self.kept)
+        if cands:
+            sh = self._shingles[k] = _shingles(key)
+            for j in sorted(cands):
+                other = self._sh(j)
+                inter = len(sh & other)
+                if inter / (len(sh) + len(other) - inter) >= self.threshold:
+                    self._shingles.pop(k)
+                    return True
         self.keys.add(key)
-        self.kept.append((n, sh))
+        self.kept.append(key)
+        for a in anchors:
+            self.anchors.setdefault(a, []).append(k)
         return False
 
 
-def document_units(doc, *, max_chars: int = MAX_CHARS, min_han: int = MIN_HAN) -> pd.DataFrame:
-    """Units of one document as a DataFrame with unit_id, doc_id, source, position, text
+def document_units(doc, *, max_chars: int = MAX_CHARS, min_han: int = MIN_HAN) -> list[dict]:
+    """Units of one document as rows with unit_id, doc_id, source, position, text
     (and, for table inputs, the user's ``_row_city``)."""
     rows = []
     dedupe = None if doc.from_table else _Deduper()
+    enough_han = _ENOUGH_HAN if min_han == MIN_HAN else _min_han_re(min_han)
     for i, par in enumerate(doc.paragraphs):
         pieces = split_paragraph(par, max_chars)
         for k, text in enumerate(pieces):
@@ -110,7 +136,7 @@ def document_units(doc, *, max_chars: int = MAX_CHARS, min_han: int = MIN_HAN) -
                 if not text.strip():
                     continue
             else:
-                if han_count(text) < min_han or dedupe.seen(text):
+                if not enough_han.match(text) or dedupe.seen(text):
                     continue
                 uid = None
             rows.append({
@@ -121,4 +147,4 @@ def document_units(doc, *, max_chars: int = MAX_CHARS, min_han: int = MIN_HAN) -
                 "text": text,
                 "_row_city": doc.row_cities[i] if doc.from_table else None,
             })
-    return pd.DataFrame(rows, columns=["unit_id", "doc_id", "source", "position", "text", "_row_city"])
+    return rows

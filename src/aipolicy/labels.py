@@ -1,0 +1,138 @@
+"""Gold labels: validation, statistics, and the join of labels to unit text through ingestion.
+
+A labels file (CSV) has ``unit_id``, ``corpus`` (a corpus name of the training configuration),
+``source`` (file relative to that corpus folder), one 0/1 column per category, ``annotator`` and
+``note``. It holds no text: the text is joined by ``unit_id`` from ingesting the corpus folders.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .config import Category
+from .errors import AipolicyError
+
+META_COLUMNS = ("unit_id", "corpus", "source", "annotator", "note")
+REQUIRED = ("unit_id",)
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int  # 1-based line in the file (1 = header)
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+def check_labels(path: str | Path, categories: list[Category],
+                 units: pd.DataFrame | None = None) -> list[Problem]:
+    """All problems of a labels file: unknown or missing category columns, duplicate ids,
+    non-0/1 values, and (when ``units`` is given) ids that match no ingested unit."""
+    path = Path(path)
+    if not path.exists():
+        return [Problem(0, f"file not found: {path}")]
+    names = [c.name for c in categories]
+    problems: list[Problem] = []
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh)
+        try:
+            header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            return [Problem(1, "empty file (no header)")]
+        for col in REQUIRED:
+            if col not in header:
+                problems.append(Problem(1, f"missing column '{col}'"))
+        for col in header:
+            if col not in names and col not in META_COLUMNS:
+                problems.append(Problem(1, f"unknown category '{col}' (categories: {', '.join(names)})"))
+        for name in names:
+            if name not in header:
+                problems.append(Problem(1, f"missing category column '{name}'"))
+        if len(set(header)) != len(header):
+            problems.append(Problem(1, "duplicate column names"))
+        if problems:
+            return problems
+        idx = {c: header.index(c) for c in header}
+        first_line: dict[str, int] = {}
+        known = set(units["unit_id"]) if units is not None else None
+        for row in reader:
+            line = reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                problems.append(Problem(line, f"{len(row)} fields, expected {len(header)}"))
+                continue
+            uid = row[idx["unit_id"]].strip()
+            if not uid:
+                problems.append(Problem(line, "empty unit_id"))
+                continue
+            if uid in first_line:
+                problems.append(Problem(line, f"duplicate unit_id {uid} (first on line {first_line[uid]})"))
+            else:
+                first_line[uid] = line
+            for name in names:
+                v = row[idx[name]].strip()
+                if v not in ("0", "1"):
+                    problems.append(Problem(line, f"{name} = {v!r} for {uid}: must be 0 or 1"))
+            if known is not None and uid not in known:
+                problems.append(Problem(line, f"unit_id {uid} matches no unit of the configured corpora"
+                                              " (text changed, file moved, or wrong id)"))
+    return problems
+
+
+def read_labels(path: str | Path, categories: list[Category]) -> pd.DataFrame:
+    """Read a labels file that passes ``check_labels`` (without the unit check)."""
+    problems = check_labels(path, categories)
+    if problems:
+        shown = "\n  ".join(str(p) for p in problems[:10])
+        more = f"\n  … and {len(problems) - 10} more" if len(problems) > 10 else ""
+        raise AipolicyError(f"{path} has {len(problems)} problem(s); run 'aipolicy labels check':\n  {shown}{more}")
+    df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    for c in categories:
+        df[c.name] = df[c.name].astype(int)
+    return df
+
+
+def corpus_units(corpora: dict[str, Path], *, progress: bool = False) -> pd.DataFrame:
+    """Ingest every configured corpus folder; the result has a ``corpus`` column."""
+    from .ingest import ingest
+
+    frames = []
+    for name, folder in corpora.items():
+        if not Path(folder).is_dir():
+            raise AipolicyError(f"corpus '{name}' not found at {folder} (set it in training/config.yaml "
+                                "or with --corpus NAME=PATH)")
+        frames.append(ingest(folder, progress=progress).assign(corpus=name))
+    if not frames:
+        raise AipolicyError("no corpora configured")
+    return pd.concat(frames, ignore_index=True)
+
+
+def join_labels(labels: pd.DataFrame, units: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(labelled units with text, labels whose unit no longer exists)."""
+    keep = ["unit_id", "doc_id", "corpus", "source", "position", "city", "text"]
+    u = units[keep].drop_duplicates("unit_id")
+    lab = labels.drop(columns=[c for c in ("corpus", "source") if c in labels.columns])
+    joined = lab.merge(u, on="unit_id", how="inner", validate="one_to_one")
+    missing = labels[~labels["unit_id"].isin(u["unit_id"])]
+    return joined, missing
+
+
+def label_stats(joined: pd.DataFrame, categories: list[Category]) -> dict[str, pd.DataFrame]:
+    names = [c.name for c in categories]
+    none = (joined[names].sum(axis=1) == 0).astype(int)
+    per_cat = pd.DataFrame({"category": names + ["(none)"],
+                            "positives": [int(joined[n].sum()) for n in names] + [int(none.sum())]})
+    per_cat["share"] = (per_cat["positives"] / max(len(joined), 1)).round(3)
+    j = joined.assign(**{"(none)": none})
+    per_corpus = j.groupby("corpus")[names + ["(none)"]].sum().assign(units=j.groupby("corpus").size())
+    per_city = j.groupby("city")[names + ["(none)"]].sum().assign(units=j.groupby("city").size())
+    per_source = j.groupby(["corpus", "source"])[names + ["(none)"]].sum().assign(
+        units=j.groupby(["corpus", "source"]).size())
+    return {"categories": per_cat, "corpus": per_corpus.reset_index(),
+            "city": per_city.sort_values("units", ascending=False).reset_index(),
+            "source": per_source.reset_index()}
