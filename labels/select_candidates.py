@@ -9,6 +9,12 @@
 3. per scenario, talent and governance cue: a random 110 of the corpus units that contain one,
    at most 2 per city (so that no city dominates);
 4. a uniform random sample of 400 further corpus units (realistic share of non-AI text).
+Round 2 (after round 1 had been read and gave fewer than 80 algorithm and governance positives):
+5. every remaining corpus unit naming an AI technology (人工智能, 机器人, 算法, 模型, 视觉, 语音 …);
+6. a random 130 of the remaining corpus units naming a governance lever (知识产权, 网络安全, 数据安全,
+   个人信息, 检测认证, 标准化, 立法 …), at most 2 per city.
+Round 3 (algorithm still short of 80): every remaining corpus unit that names 智能 together with
+   research or technology (研发, 攻关, 技术, 实验室, 创新中心, 创新平台).
 Cue terms only choose which units are read; every label is a reading of the unit against the codebook.
 The batches (unit text for the annotators) are written outside the repository.
 """
@@ -26,6 +32,9 @@ import yaml
 from aipolicy import ingest
 
 SEED = 20241122
+ROUND2_ALGORITHM = "人工智能|机器人|类脑|智能体|元宇宙|虚拟现实|脑机|语音|视觉|算法|模型"
+ROUND2_GOVERNANCE = "知识产权|网络安全|数据安全|信息安全|个人信息|检测认证|网络和数据|标准化|立法"
+ROUND3_RESEARCH = "研发|攻关|技术|实验室|创新中心|创新平台"
 
 
 def main() -> None:
@@ -62,11 +71,30 @@ def main() -> None:
 
     sel = pd.concat([seeds, corp_sel], ignore_index=True)
     sel = sel.sort_values(["corpus", "source", "position"], kind="stable").reset_index(drop=True)
-    cols = ["unit_id", "corpus", "source", "position", "city", "pool"]
+    cols = ["unit_id", "corpus", "source", "position", "city", "pool", "round"]
     # second annotation: a seeded sample over seeds and every corpus pool
     double = pd.concat([g.sample(frac=args.n_double / len(sel), random_state=SEED)
                         for _, g in sel.groupby("pool")])
     sel["double"] = sel["unit_id"].isin(double["unit_id"]).astype(int)
+    sel["round"] = 1
+
+    # round 2
+    rest = corpus[~corpus["unit_id"].isin(chosen)]
+    more: dict[str, str] = {}
+    ai = rest["text"].str.contains(ROUND2_ALGORITHM)
+    for uid in rest.loc[ai, "unit_id"]:
+        more[uid] = "cue2:algorithm"
+    gov = rest[rest["text"].str.contains(ROUND2_GOVERNANCE) & ~ai]
+    gov = gov.iloc[rng.permutation(len(gov))].groupby("source").head(2).head(130)
+    for uid in gov["unit_id"]:
+        more[uid] = "cue2:governance"
+    sel2 = corpus[corpus["unit_id"].isin(more)].assign(pool=lambda d: d["unit_id"].map(more), round=2, double=0)
+
+    # round 3
+    rest = rest[~rest["unit_id"].isin(more)]
+    r3 = rest[rest["text"].str.contains("智能") & rest["text"].str.contains(ROUND3_RESEARCH)]
+    sel3 = r3.assign(pool="cue3:algorithm", round=3, double=0)
+    sel = pd.concat([sel, sel2, sel3], ignore_index=True)
     sel[cols + ["double"]].to_csv(args.out, index=False)
     print(f"{len(sel)} units ({len(seeds)} seed, {len(corp_sel)} corpus from "
           f"{corp_sel['source'].nunique()} cities); {sel['double'].sum()} for double annotation")
@@ -75,9 +103,14 @@ def main() -> None:
     if args.batches:
         out = Path(args.batches)
         out.mkdir(parents=True, exist_ok=True)
-        for k, part in enumerate(np.array_split(np.arange(len(sel)), args.n_batches)):
-            _write_batch(out / f"batch_{k + 1}.jsonl", sel.iloc[part])
-        _write_batch(out / "double.jsonl", sel[sel["double"] == 1].sample(frac=1.0, random_state=SEED))
+        r1 = sel[sel["round"] == 1]
+        for k, part in enumerate(np.array_split(np.arange(len(r1)), args.n_batches)):
+            _write_batch(out / f"batch_{k + 1}.jsonl", r1.iloc[part])
+        _write_batch(out / "double.jsonl", r1[r1["double"] == 1].sample(frac=1.0, random_state=SEED))
+        r2 = sel[sel["round"] == 2]
+        for k, part in enumerate(np.array_split(np.arange(len(r2)), 2)):
+            _write_batch(out / f"batch_{args.n_batches + k + 1}.jsonl", r2.iloc[part])
+        _write_batch(out / f"batch_{args.n_batches + 3}.jsonl", sel[sel["round"] == 3])
 
 
 def _write_batch(path: Path, df: pd.DataFrame) -> None:

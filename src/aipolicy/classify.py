@@ -1,0 +1,267 @@
+"""Stage 4 — classify: the multi-label estimator, the keyword baseline, and honest evaluation.
+
+``PolicyClassifier`` follows scikit-learn's conventions (keyword-only hyper-parameters stored by
+``__init__``, learned state ending in ``_``), so it clones, pickles and works in GridSearchCV.
+Per category: TF-IDF features → logistic regression → sigmoid-calibrated probabilities; a unit gets
+a category when its probability reaches that category's threshold.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score, precision_recall_fscore_support
+from sklearn.model_selection import GroupKFold, StratifiedKFold
+
+from .features import make_vectorizer, word_feature_names
+
+CATEGORIES = ("compute", "data", "algorithm", "scenario", "talent", "governance")
+THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.025), 3)
+
+
+def _texts(X) -> list[str]:
+    if isinstance(X, pd.DataFrame):
+        X = X["text"]
+    if isinstance(X, str):
+        raise TypeError("expected a list of texts, got one string; wrap it in a list")
+    return ["" if t is None else str(t) for t in X]
+
+
+def _targets(y, k: int) -> np.ndarray:
+    Y = np.asarray(y)
+    if Y.ndim == 1:
+        Y = Y.reshape(-1, 1)
+    if Y.shape[1] != k:
+        raise ValueError(f"y has {Y.shape[1]} columns but there are {k} categories")
+    if not np.isin(Y, (0, 1)).all():
+        raise ValueError("y must contain only 0 and 1")
+    return Y.astype(int)
+
+
+class PolicyClassifier(ClassifierMixin, BaseEstimator):
+    """Multi-label classifier of policy units.
+
+    Parameters are stored as given; ``fit(texts, Y)`` takes an (n_units, n_categories) 0/1 matrix
+    (or DataFrame with one column per category). ``predict_proba`` returns an
+    (n_units, n_categories) array of calibrated probabilities; ``predict`` applies ``thresholds_``.
+    """
+
+    def __init__(self, *, categories=CATEGORIES, word_ngram_range=(1, 2), char_ngram_range=(2, 3),
+                 min_df=2, max_features=60000, C=4.0, class_weight="balanced", calibration_cv=3,
+                 thresholds=None, random_state=0):
+        self.categories = categories
+        self.word_ngram_range = word_ngram_range
+        self.char_ngram_range = char_ngram_range
+        self.min_df = min_df
+        self.max_features = max_features
+        self.C = C
+        self.class_weight = class_weight
+        self.calibration_cv = calibration_cv
+        self.thresholds = thresholds
+        self.random_state = random_state
+
+    # -------------------------------------------------------------- fitting
+    def fit(self, X, y):
+        texts = _texts(X)
+        cats = list(self.categories)
+        if isinstance(y, pd.DataFrame):
+            y = y[cats].to_numpy()
+        Y = _targets(y, len(cats))
+        if len(texts) != len(Y):
+            raise ValueError(f"{len(texts)} texts but {len(Y)} label rows")
+        self.vectorizer_ = make_vectorizer(word_ngram_range=self.word_ngram_range,
+                                           char_ngram_range=self.char_ngram_range,
+                                           min_df=self.min_df, max_features=self.max_features)
+        Xv = self.vectorizer_.fit_transform(texts)
+        self.estimators_, coefs = [], []
+        for j, _ in enumerate(cats):
+            yj = Y[:, j]
+            n_pos, n_neg = int(yj.sum()), int(len(yj) - yj.sum())
+            if n_pos == 0 or n_neg == 0:
+                self.estimators_.append(float(n_pos > 0))  # constant: nothing to learn
+                coefs.append(np.zeros(Xv.shape[1]))
+                continue
+            base = LogisticRegression(C=self.C, class_weight=self.class_weight, solver="liblinear",
+                                      max_iter=2000, random_state=self.random_state)
+            folds = min(self.calibration_cv, n_pos, n_neg)
+            if folds >= 2:
+                est = CalibratedClassifierCV(base, method="sigmoid", ensemble=True,
+                                             cv=StratifiedKFold(folds, shuffle=True,
+                                                                random_state=self.random_state))
+                est.fit(Xv, yj)
+                coef = np.mean([c.estimator.coef_[0] for c in est.calibrated_classifiers_], axis=0)
+            else:
+                est = base.fit(Xv, yj)
+                coef = est.coef_[0]
+            self.estimators_.append(est)
+            coefs.append(coef)
+        self.coef_ = np.vstack(coefs)
+        self.categories_ = np.array(cats)
+        self.classes_ = [np.array([0, 1])] * len(cats)
+        th = self.thresholds if self.thresholds is not None else [0.5] * len(cats)
+        if isinstance(th, dict):
+            th = [th.get(c, 0.5) for c in cats]
+        self.thresholds_ = np.asarray(th, dtype=float)
+        return self
+
+    # -------------------------------------------------------------- prediction
+    def _check_fitted(self):
+        if not hasattr(self, "estimators_"):
+            from sklearn.exceptions import NotFittedError
+
+            raise NotFittedError("PolicyClassifier is not fitted yet; call fit or load a model")
+
+    def transform_texts(self, X):
+        self._check_fitted()
+        return self.vectorizer_.transform(_texts(X))
+
+    def predict_proba_features(self, Xv) -> np.ndarray:
+        out = np.empty((Xv.shape[0], len(self.estimators_)))
+        for j, est in enumerate(self.estimators_):
+            out[:, j] = est if isinstance(est, float) else est.predict_proba(Xv)[:, 1]
+        return out
+
+    def predict_proba(self, X) -> np.ndarray:
+        return self.predict_proba_features(self.transform_texts(X))
+
+    def predict(self, X) -> np.ndarray:
+        return (self.predict_proba(X) >= self.thresholds_).astype(int)
+
+    def evidence(self, Xv, predicted: np.ndarray, k: int = 3) -> list[str]:
+        """For each unit, the ``k`` word features that pushed its predicted labels up most."""
+        names = word_feature_names(self.vectorizer_)
+        n_words = len(names)
+        Xw = Xv[:, :n_words].tocsr()
+        out = []
+        for i in range(Xw.shape[0]):
+            cats = np.flatnonzero(predicted[i])
+            lo, hi = Xw.indptr[i], Xw.indptr[i + 1]
+            if not len(cats) or lo == hi:
+                out.append("")
+                continue
+            idx, val = Xw.indices[lo:hi], Xw.data[lo:hi]
+            contrib = (self.coef_[cats][:, idx] * val).max(axis=0)
+            order = np.argsort(-contrib, kind="stable")[:k]
+            out.append(";".join(names[idx[o]] for o in order if contrib[o] > 0))
+        return out
+
+    def label(self, units: pd.DataFrame, *, evidence_terms: int = 3) -> pd.DataFrame:
+        """Add ``p_<category>`` columns, ``labels`` (';'-joined, empty for none) and ``evidence``."""
+        Xv = self.transform_texts(units)
+        proba = self.predict_proba_features(Xv)
+        pred = (proba >= self.thresholds_).astype(int)
+        out = units.copy()
+        for j, c in enumerate(self.categories_):
+            out[f"p_{c}"] = np.round(proba[:, j], 4)
+        out["labels"] = [";".join(self.categories_[np.flatnonzero(r)]) for r in pred]
+        out["evidence"] = self.evidence(Xv, pred, evidence_terms)
+        return out
+
+
+class KeywordBaseline(ClassifierMixin, BaseEstimator):
+    """A unit gets a category when it contains one of the category's codebook cue terms."""
+
+    def __init__(self, *, cues=None):
+        self.cues = cues
+
+    def fit(self, X=None, y=None):
+        if not self.cues:
+            raise ValueError("KeywordBaseline needs cues: {category: [terms]}")
+        self.categories_ = np.array(list(self.cues))
+        self.patterns_ = [re.compile("|".join(map(re.escape, self.cues[c]))) for c in self.categories_]
+        self.classes_ = [np.array([0, 1])] * len(self.categories_)
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        texts = _texts(X)
+        return np.array([[1 if p.search(t) else 0 for p in self.patterns_] for t in texts], dtype=int)
+
+
+# ------------------------------------------------------------------ evaluation
+
+def best_thresholds(Y: np.ndarray, P: np.ndarray, grid=THRESHOLD_GRID) -> np.ndarray:
+    """Per category, the threshold on the grid that maximises F1 (ties: the one nearest 0.5)."""
+    out = []
+    for j in range(Y.shape[1]):
+        scores = [f1_score(Y[:, j], P[:, j] >= t, zero_division=0) for t in grid]
+        best = max(scores)
+        cands = [t for t, s in zip(grid, scores) if s == best]
+        out.append(min(cands, key=lambda t: (abs(t - 0.5), t)))
+    return np.array(out)
+
+
+def scores_table(Y: np.ndarray, pred: np.ndarray, categories) -> pd.DataFrame:
+    p, r, f, s = precision_recall_fscore_support(Y, pred, zero_division=0)
+    t = pd.DataFrame({"category": list(categories), "precision": p, "recall": r, "f1": f, "support": s})
+    macro = f1_score(Y, pred, average="macro", zero_division=0)
+    micro = f1_score(Y, pred, average="micro", zero_division=0)
+    pm, rm, _, _ = precision_recall_fscore_support(Y, pred, average="micro", zero_division=0)
+    t.loc[len(t)] = ["macro", p.mean(), r.mean(), macro, int(s.sum())]
+    t.loc[len(t)] = ["micro", pm, rm, micro, int(s.sum())]
+    return t
+
+
+@dataclass
+class Evaluation:
+    model: pd.DataFrame          # per-category scores of the classifier (thresholds cross-fitted)
+    baseline: pd.DataFrame       # the same for the keyword baseline
+    thresholds: np.ndarray       # thresholds chosen on all out-of-fold predictions (for the final model)
+    oof_proba: np.ndarray
+    folds: int
+
+    @property
+    def macro_f1(self) -> float:
+        return float(self.model.set_index("category").loc["macro", "f1"])
+
+    @property
+    def baseline_macro_f1(self) -> float:
+        return float(self.baseline.set_index("category").loc["macro", "f1"])
+
+    def side_by_side(self) -> pd.DataFrame:
+        m = self.model.set_index("category")
+        b = self.baseline.set_index("category")
+        return pd.DataFrame({"precision": m["precision"], "recall": m["recall"], "f1": m["f1"],
+                             "baseline_precision": b["precision"], "baseline_recall": b["recall"],
+                             "baseline_f1": b["f1"], "support": m["support"].astype(int)}).reset_index()
+
+
+def evaluate(clf: PolicyClassifier, texts, Y: np.ndarray, groups, cues: dict, *, folds: int = 5,
+             progress: bool = False) -> Evaluation:
+    """Grouped cross-validation: no document on both sides of a split.
+
+    Out-of-fold probabilities come from models that never saw the unit's document. Reported scores
+    use, for each fold, thresholds chosen on the *other* folds' out-of-fold predictions, so no
+    threshold is tuned on the units it is scored on. The final thresholds use all of them.
+    """
+    from tqdm.auto import tqdm
+
+    texts = _texts(texts)
+    Y = np.asarray(Y, dtype=int)
+    groups = np.asarray(groups)
+    n_groups = len(np.unique(groups))
+    folds = min(folds, n_groups)
+    if folds < 2:
+        raise ValueError("evaluation needs units from at least 2 documents")
+    splitter = GroupKFold(n_splits=folds)
+    fold_of = np.empty(len(texts), dtype=int)
+    P = np.zeros(Y.shape)
+    for k, (tr, te) in enumerate(tqdm(list(splitter.split(texts, Y, groups)), desc="cross-validation",
+                                      unit="fold", disable=not progress)):
+        m = clone(clf).set_params(thresholds=None)
+        m.fit([texts[i] for i in tr], Y[tr])
+        P[te] = m.predict_proba([texts[i] for i in te])
+        fold_of[te] = k
+    pred = np.zeros_like(Y)
+    for k in range(folds):
+        te = fold_of == k
+        th = best_thresholds(Y[~te], P[~te])
+        pred[te] = (P[te] >= th).astype(int)
+    cats = list(clf.categories)
+    base = KeywordBaseline(cues={c: cues[c] for c in cats}).fit()
+    return Evaluation(model=scores_table(Y, pred, cats), baseline=scores_table(Y, base.predict(texts), cats),
+                      thresholds=best_thresholds(Y, P), oof_proba=P, folds=folds)

@@ -1,0 +1,138 @@
+"""Model persistence: one folder per model with the artifact, ``card.json`` and ``MODEL_CARD.md``.
+
+The artifact is a joblib pickle, i.e. executable code. Loading therefore checks the artifact's
+sha256 against the one recorded in ``card.json`` at training time *before* unpickling, and refuses
+a mismatch without running anything. Models are loaded only from a models folder the user names
+or from the package's own shipped models.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from importlib import resources
+from pathlib import Path
+
+from .errors import AipolicyError, ModelIntegrityError
+from .tables import atomic_path
+
+ARTIFACT = "model.joblib"
+CARD = "card.json"
+HUMAN_CARD = "MODEL_CARD.md"
+FORMAT_VERSION = 1
+DEFAULT_MODEL = "default"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def shipped_models_dir() -> Path:
+    """The models that ship inside the installed package."""
+    return Path(str(resources.files("aipolicy.shipped_models")))
+
+
+def model_dirs(models_dir: str | os.PathLike | None = None) -> list[Path]:
+    """Where models are looked up, in order: the user's folder (if named), then the package's."""
+    dirs = [Path(models_dir)] if models_dir else []
+    return dirs + [shipped_models_dir()]
+
+
+def resolve_model(name: str | os.PathLike | None = None,
+                  models_dir: str | os.PathLike | None = None) -> Path:
+    """The folder of model ``name``: a folder path holding card.json, or a name looked up in
+    ``models_dir`` and then in the package's shipped models."""
+    name = name or DEFAULT_MODEL
+    p = Path(name)
+    if (p / CARD).is_file():
+        return p
+    for d in model_dirs(models_dir):
+        if (d / str(name) / CARD).is_file():
+            return d / str(name)
+    where = ", ".join(str(d) for d in model_dirs(models_dir))
+    raise AipolicyError(f"model '{name}' not found (looked in: {where}); 'aipolicy models list' shows "
+                        "the available models")
+
+
+def read_card(folder: Path) -> dict:
+    try:
+        card = json.loads((folder / CARD).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise AipolicyError(f"{folder / CARD} is not readable: {e}") from None
+    if card.get("format_version") != FORMAT_VERSION:
+        raise AipolicyError(f"{folder}: model format {card.get('format_version')!r} is not supported by "
+                            f"this aipolicy (expects {FORMAT_VERSION})")
+    return card
+
+
+def load_model(name: str | os.PathLike | None = None, models_dir: str | os.PathLike | None = None):
+    """Load a trained PolicyClassifier after verifying its checksum. ``.card_`` holds its card."""
+    import joblib
+
+    folder = resolve_model(name, models_dir)
+    card = read_card(folder)
+    artifact = folder / card.get("artifact", {}).get("file", ARTIFACT)
+    if not artifact.is_file():
+        raise AipolicyError(f"{folder}: artifact {artifact.name} is missing")
+    expected = card.get("artifact", {}).get("sha256")
+    actual = sha256_file(artifact)
+    if not expected or actual != expected:
+        raise ModelIntegrityError(
+            f"refusing to load {artifact}: its sha256 {actual[:16]}… does not match the "
+            f"{(expected or 'missing')[:16]}… recorded in {CARD} at training time. The file was changed "
+            "after training; retrain it or restore the original. Nothing was loaded.")
+    clf = joblib.load(artifact)
+    clf.card_ = card
+    clf.model_path_ = str(folder)
+    return clf
+
+
+def save_model(clf, folder: str | os.PathLike, card: dict, human_card: str) -> Path:
+    """Write artifact, card.json (with the artifact's sha256) and MODEL_CARD.md; replaces the folder."""
+    import joblib
+
+    folder = Path(folder)
+    tmp = folder.with_name(f".{folder.name}.tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    joblib.dump(clf, tmp / ARTIFACT, compress=3)
+    card = dict(card, format_version=FORMAT_VERSION,
+                artifact={"file": ARTIFACT, "sha256": sha256_file(tmp / ARTIFACT)})
+    (tmp / CARD).write_text(json.dumps(card, ensure_ascii=False, indent=2, sort_keys=False) + "\n",
+                            encoding="utf-8")
+    (tmp / HUMAN_CARD).write_text(human_card, encoding="utf-8")
+    if folder.exists():
+        shutil.rmtree(folder)
+    os.replace(tmp, folder)
+    return folder
+
+
+def list_models(models_dir: str | os.PathLike | None = None) -> list[dict]:
+    rows = []
+    seen = set()
+    for d in model_dirs(models_dir):
+        if not d.is_dir():
+            continue
+        for sub in sorted(d.iterdir()):
+            if not (sub / CARD).is_file() or sub.name in seen:
+                continue
+            seen.add(sub.name)
+            try:
+                card = read_card(sub)
+            except AipolicyError as e:
+                rows.append({"name": sub.name, "path": str(sub), "error": str(e)})
+                continue
+            m = card.get("metrics", {})
+            rows.append({"name": sub.name, "path": str(sub), "version": card.get("version", ""),
+                         "created": card.get("created", ""), "units": card.get("training_data", {}).get("units"),
+                         "macro_f1": m.get("macro_f1"), "baseline_macro_f1": m.get("baseline_macro_f1")})
+    return rows
+
+
+__all__ = ["load_model", "save_model", "list_models", "resolve_model", "read_card", "atomic_path"]
