@@ -15,6 +15,9 @@ Round 2 (after round 1 had been read and gave fewer than 80 algorithm and govern
    个人信息, 检测认证, 标准化, 立法 …), at most 2 per city.
 Round 3 (algorithm still short of 80): every remaining corpus unit that names 智能 together with
    research or technology (研发, 攻关, 技术, 实验室, 创新中心, 创新平台).
+Round 4 (more training data for the classifier, whose scenario, talent and governance errors were
+   the largest): a random 300 remaining units with a scenario cue, 250 with a governance cue, 200 with
+   a talent cue, and 250 further uniform random units.
 Cue terms only choose which units are read; every label is a reading of the unit against the codebook.
 The batches (unit text for the annotators) are written outside the repository.
 """
@@ -94,7 +97,19 @@ def main() -> None:
     rest = rest[~rest["unit_id"].isin(more)]
     r3 = rest[rest["text"].str.contains("智能") & rest["text"].str.contains(ROUND3_RESEARCH)]
     sel3 = r3.assign(pool="cue3:algorithm", round=3, double=0)
-    sel = pd.concat([sel, sel2, sel3], ignore_index=True)
+
+    # round 4
+    rest = rest[~rest["unit_id"].isin(r3["unit_id"])]
+    r4: dict[str, str] = {}
+    for name, n in (("scenario", 300), ("governance", 250), ("talent", 200)):
+        hits = rest[rest["text"].str.contains(cue[name]) & ~rest["unit_id"].isin(r4)]
+        for uid in hits.iloc[rng.permutation(len(hits))[:n]]["unit_id"]:
+            r4[uid] = f"cue4:{name}"
+    left = rest[~rest["unit_id"].isin(r4)]
+    for uid in left.iloc[rng.permutation(len(left))[:250]]["unit_id"]:
+        r4[uid] = "random4"
+    sel4 = corpus[corpus["unit_id"].isin(r4)].assign(pool=lambda d: d["unit_id"].map(r4), round=4, double=0)
+    sel = pd.concat([sel, sel2, sel3, sel4], ignore_index=True)
     sel[cols + ["double"]].to_csv(args.out, index=False)
     print(f"{len(sel)} units ({len(seeds)} seed, {len(corp_sel)} corpus from "
           f"{corp_sel['source'].nunique()} cities); {sel['double'].sum()} for double annotation")
@@ -111,6 +126,9 @@ def main() -> None:
         for k, part in enumerate(np.array_split(np.arange(len(r2)), 2)):
             _write_batch(out / f"batch_{args.n_batches + k + 1}.jsonl", r2.iloc[part])
         _write_batch(out / f"batch_{args.n_batches + 3}.jsonl", sel[sel["round"] == 3])
+        r4 = sel[sel["round"] == 4]
+        for k, part in enumerate(np.array_split(np.arange(len(r4)), 6)):
+            _write_batch(out / f"batch_{args.n_batches + 4 + k}.jsonl", r4.iloc[part])
 
 
 def _write_batch(path: Path, df: pd.DataFrame) -> None:

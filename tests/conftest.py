@@ -38,3 +38,29 @@ def policy_txt(tmp_path) -> Path:
     f = tmp_path / "beijing_policy.txt"
     f.write_text("\n\n".join(PARAS) + "\n", encoding="utf-8")
     return f
+
+
+@pytest.fixture(scope="session")
+def fixture_setup(tmp_path_factory):
+    """The fixture corpus, its gold labels, categories and a training configuration."""
+    from fixture_corpus import write_categories, write_config, write_corpus, write_gold
+
+    tmp = tmp_path_factory.mktemp("fixture")
+    corpus = write_corpus(tmp / "corpus")
+    gold = tmp / "gold.csv"
+    write_gold(corpus, gold)
+    cats = write_categories(tmp / "categories.yaml")
+    cfg = write_config(tmp, corpus, gold, cats, tmp / "models")
+    return {"tmp": tmp, "corpus": corpus, "gold": gold, "categories": cats, "config": cfg,
+            "models": tmp / "models"}
+
+
+@pytest.fixture(scope="session")
+def trained(fixture_setup):
+    """A model trained on the fixture corpus: (folder, card)."""
+    from aipolicy.config import load_training_config
+    from aipolicy.train import train
+
+    cfg = load_training_config(fixture_setup["config"])
+    folder, card = train(cfg, name="fixture", agreement=None, log=lambda *a: None)
+    return folder, card

@@ -52,13 +52,15 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, *, categories=CATEGORIES, word_ngram_range=(1, 2), char_ngram_range=(2, 3),
-                 min_df=2, max_features=60000, C=4.0, class_weight="balanced", calibration_cv=3,
-                 thresholds=None, random_state=0):
+                 min_df=2, max_features=60000, char_bits=18, cue_terms=(), C=4.0, class_weight="balanced",
+                 calibration_cv=3, thresholds=None, random_state=0):
         self.categories = categories
         self.word_ngram_range = word_ngram_range
         self.char_ngram_range = char_ngram_range
         self.min_df = min_df
         self.max_features = max_features
+        self.char_bits = char_bits
+        self.cue_terms = cue_terms
         self.C = C
         self.class_weight = class_weight
         self.calibration_cv = calibration_cv
@@ -76,8 +78,9 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"{len(texts)} texts but {len(Y)} label rows")
         self.vectorizer_ = make_vectorizer(word_ngram_range=self.word_ngram_range,
                                            char_ngram_range=self.char_ngram_range,
-                                           min_df=self.min_df, max_features=self.max_features)
-        Xv = self.vectorizer_.fit_transform(texts)
+                                           min_df=self.min_df, max_features=self.max_features,
+                                           char_bits=self.char_bits, cue_terms=tuple(self.cue_terms))
+        Xv = self.vectorizer_.fit_transform(texts).tocsr()
         self.estimators_, coefs = [], []
         for j, _ in enumerate(cats):
             yj = Y[:, j]
@@ -90,7 +93,9 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
                                       max_iter=2000, random_state=self.random_state)
             folds = min(self.calibration_cv, n_pos, n_neg)
             if folds >= 2:
-                est = CalibratedClassifierCV(base, method="sigmoid", ensemble=True,
+                # ensemble=False: one model fitted on all units, calibrated on cross-validated scores
+                # (a third of the size of an ensemble of per-fold models, same calibration idea)
+                est = CalibratedClassifierCV(base, method="sigmoid", ensemble=False,
                                              cv=StratifiedKFold(folds, shuffle=True,
                                                                 random_state=self.random_state))
                 est.fit(Xv, yj)
@@ -100,7 +105,7 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
                 coef = est.coef_[0]
             self.estimators_.append(est)
             coefs.append(coef)
-        self.coef_ = np.vstack(coefs)
+        self.coef_ = np.vstack(coefs)  # weight of each feature per category (for the evidence column)
         self.categories_ = np.array(cats)
         self.classes_ = [np.array([0, 1])] * len(cats)
         th = self.thresholds if self.thresholds is not None else [0.5] * len(cats)
@@ -230,6 +235,18 @@ class Evaluation:
                              "baseline_f1": b["f1"], "support": m["support"].astype(int)}).reset_index()
 
 
+def grouped_folds(groups, folds: int) -> np.ndarray:
+    """Fold number of every unit; all units of one document (group) fall in the same fold."""
+    groups = np.asarray(groups)
+    folds = min(folds, len(np.unique(groups)))
+    if folds < 2:
+        raise ValueError("evaluation needs units from at least 2 documents")
+    fold_of = np.empty(len(groups), dtype=int)
+    for k, (_, te) in enumerate(GroupKFold(n_splits=folds).split(np.zeros(len(groups)), groups=groups)):
+        fold_of[te] = k
+    return fold_of
+
+
 def evaluate(clf: PolicyClassifier, texts, Y: np.ndarray, groups, cues: dict, *, folds: int = 5,
              progress: bool = False) -> Evaluation:
     """Grouped cross-validation: no document on both sides of a split.
@@ -242,20 +259,14 @@ def evaluate(clf: PolicyClassifier, texts, Y: np.ndarray, groups, cues: dict, *,
 
     texts = _texts(texts)
     Y = np.asarray(Y, dtype=int)
-    groups = np.asarray(groups)
-    n_groups = len(np.unique(groups))
-    folds = min(folds, n_groups)
-    if folds < 2:
-        raise ValueError("evaluation needs units from at least 2 documents")
-    splitter = GroupKFold(n_splits=folds)
-    fold_of = np.empty(len(texts), dtype=int)
+    fold_of = grouped_folds(groups, folds)
+    folds = int(fold_of.max()) + 1
     P = np.zeros(Y.shape)
-    for k, (tr, te) in enumerate(tqdm(list(splitter.split(texts, Y, groups)), desc="cross-validation",
-                                      unit="fold", disable=not progress)):
+    for k in tqdm(range(folds), desc="cross-validation", unit="fold", disable=not progress):
+        tr, te = np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)
         m = clone(clf).set_params(thresholds=None)
         m.fit([texts[i] for i in tr], Y[tr])
         P[te] = m.predict_proba([texts[i] for i in te])
-        fold_of[te] = k
     pred = np.zeros_like(Y)
     for k in range(folds):
         te = fold_of == k

@@ -126,6 +126,149 @@ def cmd_labels_stats(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- train / models / label
+
+def cmd_train(args) -> int:
+    from .train import train
+
+    cfg = _training_config(args)
+    if args.labels:
+        cfg.labels = Path(args.labels)
+    if args.models_dir:
+        cfg.models_dir = Path(args.models_dir)
+    if args.seed is not None:
+        cfg.model["seed"] = args.seed
+    if args.folds is not None:
+        cfg.evaluation["folds"] = args.folds
+    folder, card = train(cfg, name=args.name, agreement=args.agreement, progress=_progress(args))
+    print(f"model written to {folder} (card: {folder / 'MODEL_CARD.md'})")
+    return 0
+
+
+def cmd_models_list(args) -> int:
+    from .models import list_models
+
+    rows = list_models(args.models_dir)
+    if not rows:
+        print("no models found")
+        return 0
+    for r in rows:
+        if "error" in r:
+            print(f"{r['name']:<16} {r['path']}  (unreadable: {r['error']})")
+            continue
+        print(f"{r['name']:<16} {r['version']:<24} {r['created']:<26} units={r['units']} "
+              f"macroF1={r['macro_f1']} baseline={r['baseline_macro_f1']}  {r['path']}")
+    return 0
+
+
+def cmd_models_show(args) -> int:
+    from .models import HUMAN_CARD, read_card, resolve_model
+
+    folder = resolve_model(args.name, args.models_dir)
+    read_card(folder)
+    print((folder / HUMAN_CARD).read_text(encoding="utf-8"))
+    return 0
+
+
+def cmd_label(args) -> int:
+    from .batch import label_files
+
+    run = label_files(args.paths, args.output, model=args.model, models_dir=args.models_dir, jobs=args.jobs,
+                      resume=args.resume, max_bytes=int(args.max_mb * 1e6), exclude=_exclude(args),
+                      progress=_progress(args))
+    from .tables import manifest_path
+
+    print(f"{run.summary()} -> {run.output} (manifest: {manifest_path(run.output)})")
+    return 0
+
+
+def _labelled_units(args, out_dir: Path):
+    """The labelled unit table for topics/report: a labelled table given as the only PATH, or a fresh
+    labelling of the inputs with the model (written to OUT/tables/labelled_units.parquet)."""
+    from .models import load_model
+    from .tables import read_table
+
+    if len(args.paths) == 1 and Path(args.paths[0]).suffix.lower() in (".csv", ".jsonl", ".parquet", ".xlsx"):
+        t = read_table(args.paths[0])
+        if any(c.startswith("p_") for c in t.columns) and "labels" in t.columns:
+            clf = load_model(args.model, args.models_dir) if args.model else None
+            cats = [c[2:] for c in t.columns if c.startswith("p_")]
+            return t, cats, (clf.card_ if clf else {}), 0
+    from .batch import label_files
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / ".labelled_units.parquet"
+    run = label_files(args.paths, tmp, model=args.model, models_dir=args.models_dir, jobs=args.jobs,
+                      max_bytes=int(args.max_mb * 1e6), exclude=_exclude(args), progress=_progress(args))
+    units = read_table(tmp)
+    tmp.unlink()
+    Path(str(tmp) + ".manifest.csv").replace(out_dir / "manifest.csv")
+    clf = load_model(args.model, args.models_dir)
+    skipped = int((run.manifest["status"] != "ok").sum())
+    return units, list(clf.categories_), clf.card_, skipped
+
+
+def _topic_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--k", default="4-12", metavar="LO-HI[:STEP]",
+                   help="range of topic numbers to compare by coherence (default: %(default)s, step 2)")
+    p.add_argument("--coherence", default="c_npmi", choices=["c_npmi", "c_v", "u_mass"],
+                   help="coherence measure for choosing K (default: %(default)s)")
+    p.add_argument("--passes", type=int, default=10, help="LDA passes over the units (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=20241122, help="random seed (default: %(default)s)")
+
+
+def _k_range(spec: str) -> range:
+    try:
+        rng, _, step = spec.partition(":")
+        lo, _, hi = rng.partition("-")
+        lo, hi, step = int(lo), int(hi or lo), int(step or 2)
+        if not (2 <= lo <= hi) or step < 1:
+            raise ValueError
+    except ValueError:
+        raise AipolicyError(f"--k takes LO-HI or LO-HI:STEP with 2 <= LO <= HI, got {spec!r}") from None
+    return range(lo, hi + 1, step)
+
+
+def _fit_topics(units, cats, args):
+    from .summary import category_matrix
+    from .topics import fit_topics
+
+    return fit_topics(category_matrix(units, cats), ks=_k_range(args.k), seed=args.seed, passes=args.passes,
+                      measure=args.coherence, categories=cats, progress=_progress(args))
+
+
+def cmd_topics(args) -> int:
+    from .topics import save_topics
+
+    out = Path(args.output)
+    units, cats, _, _ = _labelled_units(args, out)
+    res = _fit_topics(units, cats, args)
+    save_topics(res, out, units=units)
+    print(f"{res.k} topics (best {res.measure} over K = {', '.join(map(str, res.coherence['k']))}) "
+          f"from {len(units)} units -> {out}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .report import build_report, write_report
+
+    out = Path(args.output)
+    units, cats, card, skipped = _labelled_units(args, out)
+    topics = None if args.no_topics else _fit_topics(units, cats, args)
+    rep = build_report(units, cats, model_card=card, min_units=args.min_units, with_text=not args.no_text,
+                       topics=topics, n_boot=args.bootstrap, seed=args.seed, inputs=args.paths, skipped=skipped)
+    write_report(rep, out)
+    print(f"report on {len(units)} units, {units['city'].nunique()} places -> {out / 'report.html'}, "
+          f"{out / 'report.md'}, {out / 'tables'}")
+    return 0
+
+
+def _default_jobs() -> int:
+    import os
+
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 # --------------------------------------------------------------------------- parser
 
 def build_parser() -> argparse.ArgumentParser:
@@ -147,6 +290,85 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="output table: .csv (UTF-8 with BOM, opens in Excel), .jsonl or .parquet")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("label", help="label documents with a trained model (probabilities per category)",
+                       description="Ingest files and folders exactly as 'ingest' does and label every unit. "
+                                   "Output columns: the ingest columns, p_<category> for each category, "
+                                   "labels (categories joined by ';', empty for none) and evidence (the terms "
+                                   "that pushed the positive labels most). Files that cannot be used are listed "
+                                   "in OUT.manifest.csv. The output appears atomically when the run is complete; "
+                                   "an interrupted run continues with --resume.")
+    _add_common_input(p)
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="output table: .csv (UTF-8 with BOM, opens in Excel), .jsonl, .parquet or .xlsx")
+    p.add_argument("-m", "--model", default=None,
+                   help="model name or folder (default: 'default', the model shipped with the package)")
+    p.add_argument("--models-dir", default=None,
+                   help="a folder of models to look in before the package's own (e.g. models)")
+    p.add_argument("-j", "--jobs", type=int, default=_default_jobs(),
+                   help="worker processes (default: number of CPUs, at most 4); output is identical for any N")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run into the same OUT without redoing finished files")
+    p.set_defaults(func=cmd_label)
+
+    for name in ("topics", "report"):
+        if name == "topics":
+            p = sub.add_parser("topics", help="LDA topics of the units, K chosen by coherence, per-city shares",
+                               description="Label the inputs (or read a labelled table given as the only PATH), "
+                                           "fit gensim LDA for each K in a range, keep the K with the best "
+                                           "coherence, and write OUT/lda/ (model), coherence.csv, "
+                                           "topic_terms.csv, topics.csv, city_topics.csv, unit_topics.csv.")
+        else:
+            p = sub.add_parser("report", help="per-city category report (HTML, Markdown, CSV)",
+                               description="Label the inputs with the default model (or read a labelled table "
+                                           "given as the only PATH) and write OUT/report.html (self-contained), "
+                                           "OUT/report.md, OUT/figures/ and OUT/tables/: city_category_shares.csv, "
+                                           "city_distinctive.csv, city_topics.csv, examples.csv.")
+        _add_common_input(p)
+        p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
+        p.add_argument("-m", "--model", default=None, help="model name or folder (default: the shipped 'default')")
+        p.add_argument("--models-dir", default=None, help="a folder of models to look in before the package's own")
+        p.add_argument("-j", "--jobs", type=int, default=_default_jobs(), help="worker processes for labelling")
+        _topic_options(p)
+        if name == "report":
+            p.add_argument("--min-units", type=int, default=20,
+                           help="places with fewer units are listed apart, not in the heatmap (default: %(default)s)")
+            p.add_argument("--no-text", action="store_true",
+                           help="quote no unit text: examples show unit id, source and position instead")
+            p.add_argument("--no-topics", action="store_true", help="skip the LDA topics")
+            p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default: %(default)s)")
+            p.set_defaults(func=cmd_report)
+        else:
+            p.set_defaults(func=cmd_topics)
+
+    p = sub.add_parser("train", help="train and evaluate a classifier on the gold labels",
+                       description="Join the gold labels to their text by ingesting the configured corpora, "
+                                   "evaluate with cross-validation grouped by document against a keyword "
+                                   "baseline, fit on all gold units, and write models/NAME with model.joblib, "
+                                   "card.json and MODEL_CARD.md.")
+    _add_config_options(p)
+    p.add_argument("--labels", help="gold labels file (default: from the configuration)")
+    p.add_argument("--models-dir", help="where to write the model folder (default: from the configuration)")
+    p.add_argument("--name", default="default", help="model name, i.e. folder under the models dir (default: %(default)s)")
+    p.add_argument("--seed", type=int, help="random seed (default: from the configuration)")
+    p.add_argument("--folds", type=int, help="cross-validation folds (default: from the configuration)")
+    p.add_argument("--agreement", default="labels/agreement.json",
+                   help="inter-annotator agreement to record in the card (default: %(default)s)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("models", help="list or show trained models",
+                       description="Models are looked up in --models-dir (if given) and in the package.")
+    msub = p.add_subparsers(dest="models_command", metavar="SUBCOMMAND", required=True)
+    q = msub.add_parser("list", help="list models with their version and scores")
+    q.add_argument("--models-dir", default="models" if Path("models").is_dir() else None,
+                   help="a folder of models (default: ./models when it exists)")
+    q.set_defaults(func=cmd_models_list, command="models list")
+    q = msub.add_parser("show", help="print a model's card")
+    q.add_argument("name", nargs="?", default="default")
+    q.add_argument("--models-dir", default="models" if Path("models").is_dir() else None,
+                   help="a folder of models (default: ./models when it exists)")
+    q.set_defaults(func=cmd_models_show, command="models show")
 
     p = sub.add_parser("labels", help="validate gold labels and count them",
                        description="Gold labels live in labels/gold.csv: unit_id, corpus, source, one 0/1 "

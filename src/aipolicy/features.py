@@ -28,7 +28,7 @@ class CharNgramHasher(TransformerMixin, BaseEstimator):
     seen in fewer training texts.
     """
 
-    def __init__(self, *, ngram_range=(2, 3), n_bits=20, min_df=2):
+    def __init__(self, *, ngram_range=(2, 3), n_bits=18, min_df=2):
         self.ngram_range = ngram_range
         self.n_bits = n_bits
         self.min_df = min_df
@@ -78,16 +78,45 @@ class CharNgramHasher(TransformerMixin, BaseEstimator):
         return counts
 
 
+class CueTerms(TransformerMixin, BaseEstimator):
+    """Presence (0/1) of each codebook cue term: the domain knowledge of labels/categories.yaml as
+    features, whose weights the classifier learns (unlike the keyword baseline, which trusts them all)."""
+
+    def __init__(self, *, terms=()):
+        self.terms = terms
+
+    def fit(self, X, y=None):
+        import re
+
+        self.terms_ = sorted(set(self.terms))
+        self.pattern_ = re.compile("|".join(map(re.escape, sorted(self.terms_, key=len, reverse=True)))) \
+            if self.terms_ else None
+        self.index_ = {t: i for i, t in enumerate(self.terms_)}
+        return self
+
+    def transform(self, X):
+        rows, cols = [], []
+        if self.pattern_ is not None:
+            for i, t in enumerate(X):
+                for j in {self.index_[m] for m in self.pattern_.findall(str(t))}:
+                    rows.append(i)
+                    cols.append(j)
+        return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(X), max(len(self.terms_), 1)))
+
+
 def make_vectorizer(*, word_ngram_range=(1, 2), char_ngram_range=(2, 3), min_df=2,
-                    max_features=60000, char_bits=20) -> FeatureUnion:
-    """Word and character TF-IDF side by side (each sublinear tf, L2-normalised)."""
+                    max_features=60000, char_bits=18, cue_terms=()) -> FeatureUnion:
+    """Word and character TF-IDF side by side (each sublinear tf, L2-normalised), plus cue terms."""
     words = TfidfVectorizer(tokenizer=tokenize, token_pattern=None, lowercase=False,
                             ngram_range=tuple(word_ngram_range), min_df=min_df,
                             max_features=max_features, sublinear_tf=True)
     chars = Pipeline([("hash", CharNgramHasher(ngram_range=tuple(char_ngram_range), n_bits=char_bits,
                                                min_df=min_df)),
                       ("tfidf", TfidfTransformer(sublinear_tf=True))])
-    return FeatureUnion([("w", words), ("c", chars)])
+    parts = [("w", words), ("c", chars)]
+    if cue_terms:
+        parts.append(("cue", CueTerms(terms=tuple(cue_terms))))
+    return FeatureUnion(parts)
 
 
 def word_feature_names(vectorizer: FeatureUnion) -> np.ndarray:

@@ -46,6 +46,7 @@ def _model_params(cfg: TrainingConfig) -> dict:
     return {"word_ngram_range": tuple(m.get("word_ngram_range", (1, 2))),
             "char_ngram_range": tuple(m.get("char_ngram_range", (2, 3))),
             "min_df": int(m.get("min_df", 2)), "max_features": int(m.get("max_features", 60000)),
+            "char_bits": int(m.get("char_bits", 18)),
             "C": float(m.get("C", 4.0)), "class_weight": m.get("class_weight", "balanced"),
             "calibration_cv": int(m.get("calibration_cv", 3)), "random_state": int(m.get("seed", 0))}
 
@@ -65,7 +66,8 @@ def train(cfg: TrainingConfig, *, name: str = "default", agreement: str | Path |
     joined = joined.sort_values(["corpus", "source", "position"], kind="stable").reset_index(drop=True)
     texts, Y, groups = joined["text"].tolist(), joined[names].to_numpy(int), joined["doc_id"].to_numpy()
     params = _model_params(cfg)
-    clf = PolicyClassifier(categories=tuple(names), **params)
+    cue_terms = tuple(sorted({t for c in cats for t in c.cues})) if cfg.model.get("cue_features", True) else ()
+    clf = PolicyClassifier(categories=tuple(names), cue_terms=cue_terms, **params)
     folds = int(cfg.evaluation.get("folds", 5))
     log(f"training on {len(joined)} units from {joined['doc_id'].nunique()} documents; "
         f"{folds}-fold cross-validation grouped by document")
@@ -126,7 +128,8 @@ Multi-label classifier of Chinese AI-policy units into {', '.join(card['categori
 
 ## Model
 TF-IDF over rjieba tokens (domain user dictionary; word n-grams {tuple(card['params']['word_ngram_range'])})
-and over hashed character n-grams {tuple(card['params']['char_ngram_range'])}; one logistic regression per
+and over hashed character n-grams {tuple(card['params']['char_ngram_range'])}, plus the presence of each codebook
+cue term of `labels/categories.yaml` as a feature; one logistic regression per
 category (C={card['params']['C']}, class_weight={card['params']['class_weight']}), sigmoid-calibrated with
 {card['params']['calibration_cv']}-fold cross-fitting; seed {card['seed']}.
 Decision thresholds (chosen on out-of-fold predictions): {th}.

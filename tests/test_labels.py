@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from aipolicy import ingest
+from aipolicy.cli import main
+from aipolicy.config import load_categories
+from aipolicy.labels import check_labels, corpus_units, join_labels, label_stats, read_labels
+from aipolicy.errors import AipolicyError
+
+from fixture_corpus import CATS
+
+
+def _cats(fixture_setup):
+    return load_categories(fixture_setup["categories"])
+
+
+def test_good_file_has_no_problems(fixture_setup):
+    units = corpus_units({"fixture": fixture_setup["corpus"]})
+    assert check_labels(fixture_setup["gold"], _cats(fixture_setup), units) == []
+
+
+def _bad(tmp_path, fixture_setup, edit) -> "Path":
+    lines = fixture_setup["gold"].read_text(encoding="utf-8").splitlines()
+    lines = edit(lines)
+    p = tmp_path / "bad.csv"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return p
+
+
+def test_unknown_category_column(tmp_path, fixture_setup):
+    p = _bad(tmp_path, fixture_setup, lambda ls: [ls[0] + ",ethics"] + [l + ",0" for l in ls[1:]])
+    probs = check_labels(p, _cats(fixture_setup))
+    assert [(x.line, "unknown category 'ethics'" in x.message) for x in probs] == [(1, True)]
+
+
+def test_duplicate_ids_and_bad_values_with_lines(tmp_path, fixture_setup):
+    def edit(ls):
+        ls = list(ls)
+        ls.append(ls[3])                       # duplicate of line 4
+        f = ls[5].split(",")
+        f[3] = "2"                             # compute = 2 on line 6
+        ls[5] = ",".join(f)
+        g = ls[6].split(",")
+        g[4] = "yes"                           # data = 'yes' on line 7
+        ls[6] = ",".join(g)
+        return ls
+    p = _bad(tmp_path, fixture_setup, edit)
+    probs = check_labels(p, _cats(fixture_setup))
+    msgs = {(x.line, x.message.split(" ")[0]) for x in probs}
+    n = len(fixture_setup["gold"].read_text(encoding="utf-8").splitlines())
+    assert (n + 1, "duplicate") in msgs
+    assert (6, "compute") in msgs and (7, "data") in msgs
+    assert len(probs) == 3
+
+
+def test_ids_matching_no_unit(tmp_path, fixture_setup):
+    p = _bad(tmp_path, fixture_setup, lambda ls: ls + ["ffffffffffffffff,fixture,x.txt,0,0,0,0,0,0,t,"])
+    units = corpus_units({"fixture": fixture_setup["corpus"]})
+    probs = check_labels(p, _cats(fixture_setup), units)
+    assert len(probs) == 1 and "matches no unit" in probs[0].message
+    assert probs[0].line == len(p.read_text().splitlines())
+
+
+def test_missing_file_and_read_labels_refuses_bad(tmp_path, fixture_setup):
+    assert check_labels(tmp_path / "nope.csv", _cats(fixture_setup))[0].message.startswith("file not found")
+    p = _bad(tmp_path, fixture_setup, lambda ls: ls + [ls[1]])
+    with pytest.raises(AipolicyError, match="duplicate"):
+        read_labels(p, _cats(fixture_setup))
+
+
+def test_cli_check_exit_codes(tmp_path, fixture_setup, capsys):
+    cfg = str(fixture_setup["config"])
+    assert main(["labels", "check", "--config", cfg, "-q"]) == 0
+    p = _bad(tmp_path, fixture_setup, lambda ls: ls + [ls[1]])
+    assert main(["labels", "check", str(p), "--config", cfg, "-q"]) == 1
+    out = capsys.readouterr()
+    assert f"{p}:line {len(p.read_text().splitlines())}: duplicate unit_id" in out.out
+
+
+def test_join_reports_missing_and_stats_count(fixture_setup, capsys):
+    cats = _cats(fixture_setup)
+    labels = read_labels(fixture_setup["gold"], cats)
+    extra = pd.concat([labels, labels.head(1).assign(unit_id="0000000000000000")], ignore_index=True)
+    joined, missing = join_labels(extra, corpus_units({"fixture": fixture_setup["corpus"]}))
+    assert len(joined) == len(labels) and missing["unit_id"].tolist() == ["0000000000000000"]
+    st = label_stats(joined, cats)
+    counts = dict(zip(st["categories"]["category"], st["categories"]["positives"]))
+    assert counts == {"compute": 6, "data": 8, "algorithm": 6, "scenario": 6, "talent": 6, "governance": 6,
+                      "(none)": 12}
+    assert main(["labels", "stats", "--config", str(fixture_setup["config"]), "-q"]) == 0
+    assert "48 labelled units joined to text" in capsys.readouterr().out
+
+
+def test_repository_gold_set(shared, capsys, monkeypatch):
+    """The committed gold set validates against the real corpora and meets the counts of issue 3."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(root)
+    args = ["--corpus", f"seeds={shared / 'seeds'}", "--corpus",
+            f"city-reports-2024={shared / 'corpus' / 'city-reports-2024'}", "-q"]
+    assert main(["labels", "check", *args]) == 0
+    cats = load_categories(root / "labels" / "categories.yaml")
+    gold = read_labels(root / "labels" / "gold.csv", cats)
+    seeds = ingest(shared / "seeds")
+    assert set(seeds["unit_id"]) <= set(gold["unit_id"])  # every seed unit is labelled
+    corpus = gold[gold["corpus"] == "city-reports-2024"]
+    assert len(corpus) >= 800 and corpus["source"].nunique() >= 60
+    assert (corpus[CATS].sum(axis=1) == 0).mean() >= 1 / 3
