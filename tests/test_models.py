@@ -8,14 +8,15 @@ import pytest
 
 from aipolicy.cli import main
 from aipolicy.errors import AipolicyError, ModelIntegrityError
-from aipolicy.models import list_models, load_model, resolve_model
+from aipolicy.models import list_models, load_model, load_predictor, resolve_model
 
 
 def test_train_writes_model_folder_and_card(trained):
     folder, card = trained
-    assert {p.name for p in folder.iterdir()} == {"model.joblib", "card.json", "MODEL_CARD.md"}
+    assert {p.name for p in folder.iterdir()} == {"model.joblib", "predictor.joblib", "card.json", "MODEL_CARD.md"}
     on_disk = json.loads((folder / "card.json").read_text())
-    for key in ("categories", "thresholds", "metrics", "training_data", "versions", "seed", "created", "artifact"):
+    for key in ("categories", "thresholds", "metrics", "training_data", "versions", "seed", "created", "artifact",
+                "predictor"):
         assert key in on_disk, key
     assert on_disk["training_data"]["units"] == 48
     assert on_disk["training_data"]["label_counts"]["data"] == 8
@@ -42,6 +43,21 @@ def test_load_and_predict(trained):
     assert p.shape == (1, 6) and clf.card_["name"] == "fixture"
 
 
+def test_predictor_matches_estimator(trained):
+    import numpy as np
+    import pandas as pd
+
+    from fixture_corpus import DOCS
+
+    folder, _ = trained
+    clf, fast = load_model(folder), load_predictor(folder)
+    texts = [t for units in DOCS.values() for t, _ in units] + ["完全无关的一句话。", "", "GPU服务器与大模型"]
+    np.testing.assert_allclose(fast.predict_proba(texts), clf.predict_proba(texts), rtol=0, atol=1e-12)
+    units = pd.DataFrame({"text": texts})
+    a, b = clf.label(units), fast.label(units)
+    assert a["labels"].tolist() == b["labels"].tolist() and a["evidence"].tolist() == b["evidence"].tolist()
+
+
 def test_tampered_model_is_refused_without_running_it(trained, tmp_path):
     folder, _ = trained
     bad = tmp_path / "bad"
@@ -53,8 +69,11 @@ def test_tampered_model_is_refused_without_running_it(trained, tmp_path):
             return (open, (str(marker), "w"))
 
     (bad / "model.joblib").write_bytes(pickle.dumps(Evil()))
+    (bad / "predictor.joblib").write_bytes(pickle.dumps(Evil()))
     with pytest.raises(ModelIntegrityError, match="does not match"):
         load_model(bad)
+    with pytest.raises(ModelIntegrityError, match="does not match"):
+        load_predictor(bad)
     assert not marker.exists()  # the pickle was never opened
 
 
@@ -62,7 +81,7 @@ def test_cli_refuses_tampered_model_cleanly(trained, tmp_path, capsys, policy_tx
     folder, _ = trained
     bad = tmp_path / "bad"
     shutil.copytree(folder, bad)
-    with open(bad / "model.joblib", "ab") as fh:
+    with open(bad / "predictor.joblib", "ab") as fh:
         fh.write(b"\0")
     assert main(["label", str(policy_txt), "-o", str(tmp_path / "o.csv"), "--model", str(bad), "-q"]) == 2
     err = capsys.readouterr().err

@@ -48,9 +48,9 @@ _MODEL = None
 
 def _init_worker(model_name, models_dir):
     global _MODEL
-    from .models import load_model
+    from .models import load_predictor
 
-    _MODEL = load_model(model_name, models_dir)
+    _MODEL = load_predictor(model_name, models_dir)
 
 
 def _label_file(task) -> dict:
@@ -69,7 +69,7 @@ def _label_file(task) -> dict:
         units = pd.DataFrame(rows, columns=UNIT_COLUMNS)
         labelled = _MODEL.label(units)
         with atomic_path(part) as tmp:
-            labelled.to_parquet(tmp, index=False)
+            labelled.to_feather(tmp)  # Arrow IPC: the fastest to write and read back
         return {"idx": idx, "file": str(path), "status": "ok", "reason": "", "units": len(labelled),
                 "part": Path(part).name}
     except SkipFile as e:
@@ -94,11 +94,12 @@ def label_files(paths, output, *, model=None, models_dir=None, jobs: int = 1, re
                 max_bytes: int = DEFAULT_MAX_BYTES, exclude=DEFAULT_EXCLUDE, progress: bool = False) -> LabelRun:
     from tqdm.auto import tqdm
 
-    from .models import load_model, resolve_model
+    global _MODEL
+    from .models import load_predictor, resolve_model
 
     out = check_output_path(output, LABEL_FORMATS)
     model_dir = resolve_model(model, models_dir)
-    clf = load_model(model_dir)  # verify integrity once, up front, before any work
+    clf = load_predictor(model_dir)  # verified once, up front, before any work
     cats = list(clf.categories_)
     files = discover(paths)
 
@@ -141,7 +142,7 @@ def label_files(paths, output, *, model=None, models_dir=None, jobs: int = 1, re
             records[i] = done[key]
             resumed += 1
             continue
-        tasks.append((i, str(path), source, str(parts / f"{key}.parquet"), max_bytes, key))
+        tasks.append((i, str(path), source, str(parts / f"{key}.arrow"), max_bytes, key))
 
     bar = tqdm(total=len(tasks), desc="label", unit="file", disable=not progress, dynamic_ncols=True)
     with state_file.open("a", encoding="utf-8") as state:
@@ -157,13 +158,16 @@ def label_files(paths, output, *, model=None, models_dir=None, jobs: int = 1, re
         if jobs > 1 and len(work) > 1:
             import multiprocessing as mp
 
-            ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
-            with ctx.Pool(min(jobs, len(work)), initializer=_init_worker,
-                          initargs=(str(model_dir), None)) as pool:
+            if hasattr(os, "fork"):
+                # workers inherit the model already loaded (and verified) here: no reload per worker
+                _MODEL = clf
+                ctx, init, initargs = mp.get_context("fork"), None, ()
+            else:
+                ctx, init, initargs = mp.get_context(), _init_worker, (str(model_dir), None)
+            with ctx.Pool(min(jobs, len(work)), initializer=init, initargs=initargs) as pool:
                 for res in pool.imap(_label_file, work, chunksize=1):
                     record(res, keys[res["idx"]])
         else:
-            global _MODEL
             _MODEL = clf
             for t in work:
                 res = _label_file(t)
@@ -190,8 +194,10 @@ def _assemble(out: Path, parts: list[Path], columns: list[str]) -> int:
             import pyarrow.parquet as pq
 
             writer = None
+            import pyarrow.feather as feather
+
             for p in parts:
-                table = pq.read_table(p).select(columns)
+                table = feather.read_table(p).select(columns)
                 if writer is None:
                     writer = pq.ParquetWriter(tmp, table.schema)
                 writer.write_table(table.cast(writer.schema))
@@ -207,7 +213,7 @@ def _assemble(out: Path, parts: list[Path], columns: list[str]) -> int:
             ws = wb.create_sheet("labels")
             ws.append(columns)
             for p in parts:
-                df = pd.read_parquet(p)[columns]
+                df = pd.read_feather(p)[columns]
                 for row in df.itertuples(index=False):
                     ws.append(list(row))
                 n += len(df)
@@ -217,7 +223,7 @@ def _assemble(out: Path, parts: list[Path], columns: list[str]) -> int:
                 if ext == ".csv":
                     fh.write(",".join(columns) + "\n")
                 for p in parts:
-                    df = pd.read_parquet(p)[columns]
+                    df = pd.read_feather(p)[columns]
                     if ext == ".csv":
                         df.to_csv(fh, index=False, header=False, lineterminator="\n")
                     else:

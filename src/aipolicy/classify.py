@@ -19,6 +19,7 @@ from sklearn.metrics import f1_score, precision_recall_fscore_support
 from sklearn.model_selection import GroupKFold, StratifiedKFold
 
 from .features import make_vectorizer, word_feature_names
+from .predictor import add_label_columns, top_terms
 
 CATEGORIES = ("compute", "data", "algorithm", "scenario", "talent", "governance")
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.025), 3)
@@ -81,6 +82,8 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
                                            min_df=self.min_df, max_features=self.max_features,
                                            char_bits=self.char_bits, cue_terms=tuple(self.cue_terms))
         Xv = self.vectorizer_.fit_transform(texts).tocsr()
+        words = dict(self.vectorizer_.transformer_list)["w"]
+        words.stop_words_ = None  # the pruned n-grams: only for introspection, large when pickled
         self.estimators_, coefs = [], []
         for j, _ in enumerate(cats):
             yj = Y[:, j]
@@ -137,35 +140,30 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X) -> np.ndarray:
         return (self.predict_proba(X) >= self.thresholds_).astype(int)
 
+    def _word_names(self) -> np.ndarray:
+        # derived from the fitted vocabulary once per process; not pickled (it would slow loading)
+        names = self.__dict__.get("_word_names_cache")
+        if names is None:
+            names = self.__dict__["_word_names_cache"] = word_feature_names(self.vectorizer_)
+        return names
+
+    def __getstate__(self):
+        state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__.copy()
+        state = dict(state)
+        state.pop("_word_names_cache", None)
+        return state
+
     def evidence(self, Xv, predicted: np.ndarray, k: int = 3) -> list[str]:
         """For each unit, the ``k`` word features that pushed its predicted labels up most."""
-        names = word_feature_names(self.vectorizer_)
-        n_words = len(names)
-        Xw = Xv[:, :n_words].tocsr()
-        out = []
-        for i in range(Xw.shape[0]):
-            cats = np.flatnonzero(predicted[i])
-            lo, hi = Xw.indptr[i], Xw.indptr[i + 1]
-            if not len(cats) or lo == hi:
-                out.append("")
-                continue
-            idx, val = Xw.indices[lo:hi], Xw.data[lo:hi]
-            contrib = (self.coef_[cats][:, idx] * val).max(axis=0)
-            order = np.argsort(-contrib, kind="stable")[:k]
-            out.append(";".join(names[idx[o]] for o in order if contrib[o] > 0))
-        return out
+        return top_terms(Xv, predicted, self.coef_, self._word_names(), k)
 
     def label(self, units: pd.DataFrame, *, evidence_terms: int = 3) -> pd.DataFrame:
         """Add ``p_<category>`` columns, ``labels`` (';'-joined, empty for none) and ``evidence``."""
         Xv = self.transform_texts(units)
         proba = self.predict_proba_features(Xv)
         pred = (proba >= self.thresholds_).astype(int)
-        out = units.copy()
-        for j, c in enumerate(self.categories_):
-            out[f"p_{c}"] = np.round(proba[:, j], 4)
-        out["labels"] = [";".join(self.categories_[np.flatnonzero(r)]) for r in pred]
-        out["evidence"] = self.evidence(Xv, pred, evidence_terms)
-        return out
+        return add_label_columns(units, proba, self.thresholds_, self.categories_,
+                                 self.evidence(Xv, pred, evidence_terms))
 
 
 class KeywordBaseline(ClassifierMixin, BaseEstimator):

@@ -185,13 +185,13 @@ def cmd_label(args) -> int:
 def _labelled_units(args, out_dir: Path):
     """The labelled unit table for topics/report: a labelled table given as the only PATH, or a fresh
     labelling of the inputs with the model (written to OUT/tables/labelled_units.parquet)."""
-    from .models import load_model
+    from .models import load_predictor
     from .tables import read_table
 
     if len(args.paths) == 1 and Path(args.paths[0]).suffix.lower() in (".csv", ".jsonl", ".parquet", ".xlsx"):
         t = read_table(args.paths[0])
         if any(c.startswith("p_") for c in t.columns) and "labels" in t.columns:
-            clf = load_model(args.model, args.models_dir) if args.model else None
+            clf = load_predictor(args.model, args.models_dir) if args.model else None
             cats = [c[2:] for c in t.columns if c.startswith("p_")]
             return t, cats, (clf.card_ if clf else {}), 0
     from .batch import label_files
@@ -203,7 +203,7 @@ def _labelled_units(args, out_dir: Path):
     units = read_table(tmp)
     tmp.unlink()
     Path(str(tmp) + ".manifest.csv").replace(out_dir / "manifest.csv")
-    clf = load_model(args.model, args.models_dir)
+    clf = load_predictor(args.model, args.models_dir)
     skipped = int((run.manifest["status"] != "ok").sum())
     return units, list(clf.categories_), clf.card_, skipped
 

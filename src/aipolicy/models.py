@@ -18,6 +18,7 @@ from .errors import AipolicyError, ModelIntegrityError
 from .tables import atomic_path
 
 ARTIFACT = "model.joblib"
+PREDICTOR = "predictor.joblib"
 CARD = "card.json"
 HUMAN_CARD = "MODEL_CARD.md"
 FORMAT_VERSION = 1
@@ -70,31 +71,45 @@ def read_card(folder: Path) -> dict:
     return card
 
 
-def load_model(name: str | os.PathLike | None = None, models_dir: str | os.PathLike | None = None):
-    """Load a trained PolicyClassifier after verifying its checksum. ``.card_`` holds its card."""
+def _load_verified(folder: Path, card: dict, key: str, default: str):
     import joblib
 
-    folder = resolve_model(name, models_dir)
-    card = read_card(folder)
-    artifact = folder / card.get("artifact", {}).get("file", ARTIFACT)
+    entry = card.get(key) or {}
+    artifact = folder / entry.get("file", default)
     if not artifact.is_file():
         raise AipolicyError(f"{folder}: artifact {artifact.name} is missing")
-    expected = card.get("artifact", {}).get("sha256")
+    expected = entry.get("sha256")
     actual = sha256_file(artifact)
     if not expected or actual != expected:
         raise ModelIntegrityError(
             f"refusing to load {artifact}: its sha256 {actual[:16]}… does not match the "
             f"{(expected or 'missing')[:16]}… recorded in {CARD} at training time. The file was changed "
             "after training; retrain it or restore the original. Nothing was loaded.")
-    clf = joblib.load(artifact)
-    clf.card_ = card
-    clf.model_path_ = str(folder)
-    return clf
+    obj = joblib.load(artifact)
+    obj.card_ = card
+    obj.model_path_ = str(folder)
+    return obj
+
+
+def load_model(name: str | os.PathLike | None = None, models_dir: str | os.PathLike | None = None):
+    """Load a trained PolicyClassifier (a scikit-learn estimator) after verifying its checksum.
+    ``.card_`` holds its card."""
+    folder = resolve_model(name, models_dir)
+    return _load_verified(folder, read_card(folder), "artifact", ARTIFACT)
+
+
+def load_predictor(name: str | os.PathLike | None = None, models_dir: str | os.PathLike | None = None):
+    """Load the model's fast Predictor (same probabilities, no scikit-learn import), verified."""
+    folder = resolve_model(name, models_dir)
+    return _load_verified(folder, read_card(folder), "predictor", PREDICTOR)
 
 
 def save_model(clf, folder: str | os.PathLike, card: dict, human_card: str) -> Path:
-    """Write artifact, card.json (with the artifact's sha256) and MODEL_CARD.md; replaces the folder."""
+    """Write the estimator and its Predictor, card.json (with both sha256) and MODEL_CARD.md;
+    replaces the folder."""
     import joblib
+
+    from .predictor import from_estimator
 
     folder = Path(folder)
     tmp = folder.with_name(f".{folder.name}.tmp")
@@ -102,8 +117,10 @@ def save_model(clf, folder: str | os.PathLike, card: dict, human_card: str) -> P
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     joblib.dump(clf, tmp / ARTIFACT, compress=3)
+    joblib.dump(from_estimator(clf), tmp / PREDICTOR, compress=3)
     card = dict(card, format_version=FORMAT_VERSION,
-                artifact={"file": ARTIFACT, "sha256": sha256_file(tmp / ARTIFACT)})
+                artifact={"file": ARTIFACT, "sha256": sha256_file(tmp / ARTIFACT)},
+                predictor={"file": PREDICTOR, "sha256": sha256_file(tmp / PREDICTOR)})
     (tmp / CARD).write_text(json.dumps(card, ensure_ascii=False, indent=2, sort_keys=False) + "\n",
                             encoding="utf-8")
     (tmp / HUMAN_CARD).write_text(human_card, encoding="utf-8")
@@ -135,4 +152,4 @@ def list_models(models_dir: str | os.PathLike | None = None) -> list[dict]:
     return rows
 
 
-__all__ = ["load_model", "save_model", "list_models", "resolve_model", "read_card", "atomic_path"]
+__all__ = ["load_model", "load_predictor", "save_model", "list_models", "resolve_model", "read_card", "atomic_path"]
