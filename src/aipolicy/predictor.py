@@ -192,11 +192,14 @@ class Predictor:
 
     # ---------------------------------------------------------------- prediction
     def _proba(self, blocks) -> np.ndarray:
-        # sum of the blocks' products with their slice of the weights: no hstack, no transposes
-        f = self.intercept.copy()
+        # sum of the blocks' products with their rows of the (features × categories) weights
+        wt = self.__dict__.get("_wt")
+        if wt is None:
+            wt = self._wt = np.ascontiguousarray(self.coef.T)
+        f = np.tile(self.intercept, (blocks[0].shape[0], 1))
         start = 0
         for b in blocks:
-            f = f + b @ self.coef[:, start:start + b.shape[1]].T
+            f += b @ wt[start:start + b.shape[1]]
             start += b.shape[1]
         return 1.0 / (1.0 + np.exp(self.calib_a * f + self.calib_b))
 

@@ -77,6 +77,10 @@ def distinctive(units: pd.DataFrame, categories, *, prior_strength: float = 100.
         n_j = other.sum()
         for w in labels:
             yi, yj, a = y[w], other[w], alpha[w]
+            if a == 0:  # a label no place has: nothing to compare
+                rows.append({"city": city, "category": w, "count": 0, "city_total": int(n_i),
+                             "log_odds": 0.0, "z": 0.0})
+                continue
             d = np.log((yi + a) / (n_i + a0 - yi - a)) - np.log((yj + a) / (n_j + a0 - yj - a))
             var = 1 / (yi + a) + 1 / (yj + a)
             rows.append({"city": city, "category": w, "count": int(yi), "city_total": int(n_i),

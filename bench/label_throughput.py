@@ -1,0 +1,106 @@
+"""Labelling throughput against plain jieba tokenisation, in one run.
+
+    python bench/label_throughput.py [--corpus ../shared/corpus/city-reports-2024] [--jobs 2]
+
+(a) tokenise every unit of the corpus with plain ``jieba.lcut`` and nothing else (dictionary
+    loaded beforehand, so (a) is tokenising only);
+(b) the full ``aipolicy label CORPUS -o OUT`` command with the default model, as a user runs it:
+    a new process, imports, model load and integrity check, ingestion, labelling, output.
+Prints both, the ratio b/a (target ≤ 0.5), units per second, and the peak memory of (b) — summed
+over the process and its workers — for the corpus and for the corpus repeated 5 times (target:
+peak memory grows by less than 30%). Machines are noisy: compare ratios from the same run.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def tree_rss_kb(pid: int) -> int:
+    """Resident memory of a process and all its descendants (Linux /proc), in kB."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{d}/status") as fh:
+                kb = next((int(line.split()[1]) for line in fh if line.startswith("VmRSS:")), 0)
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(d))
+        rss[int(d)] = kb
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        total += rss.get(p, 0)
+        stack.extend(children.get(p, []))
+    return total
+
+
+def run_label(inputs: Path, out: Path, jobs: int) -> tuple[float, int]:
+    """Wall time and peak tree RSS (kB) of one `aipolicy label` process."""
+    cmd = [sys.executable, "-m", "aipolicy.cli", "label", str(inputs), "-o", str(out), "-q", "-j", str(jobs)]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, tree_rss_kb(proc.pid))
+        time.sleep(0.02)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"aipolicy label failed: {proc.stderr.read().decode()}")
+    return wall, peak
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", default="../shared/corpus/city-reports-2024")
+    ap.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1))
+    ap.add_argument("--repeat", type=int, default=5, help="copies of the corpus for the memory check")
+    args = ap.parse_args()
+    corpus = Path(args.corpus)
+    if not corpus.is_dir():
+        raise SystemExit(f"corpus not found: {corpus}")
+
+    import jieba
+
+    from aipolicy import ingest
+
+    units = ingest(corpus)
+    texts = units["text"].tolist()
+    chars = sum(map(len, texts))
+    jieba.setLogLevel(60)
+    jieba.initialize()
+    t0 = time.perf_counter()
+    for t in texts:
+        jieba.lcut(t)
+    a = time.perf_counter() - t0
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        b, peak1 = run_label(corpus, tmp / "one.parquet", args.jobs)
+        big = tmp / "corpus_x5"
+        for k in range(args.repeat):
+            shutil.copytree(corpus, big / f"copy{k}")
+        b5, peak5 = run_label(big, tmp / "five.parquet", args.jobs)
+
+    n = len(texts)
+    print(f"corpus: {corpus} — {n} units, {chars / 1e6:.2f} M characters; {os.cpu_count()} CPUs, --jobs {args.jobs}")
+    print(f"(a) jieba.lcut over every unit:         {a:7.2f} s  ({chars / a / 1e6:.2f} M chars/s)")
+    print(f"(b) aipolicy label (whole command):     {b:7.2f} s  ({n / b:,.0f} units/s, peak memory {peak1 / 1024:,.0f} MiB)")
+    print(f"ratio b/a = {b / a:.2f}   (target ≤ 0.50)")
+    print(f"corpus ×{args.repeat}: {args.repeat * n} units in {b5:.2f} s ({args.repeat * n / b5:,.0f} units/s), "
+          f"peak memory {peak5 / 1024:,.0f} MiB = {peak5 / peak1:.2f} × the single corpus (target < 1.30)")
+
+
+if __name__ == "__main__":
+    main()
