@@ -66,8 +66,9 @@ def _label_file(task) -> dict:
             rows.extend(attribute_cities(doc, document_units(doc)))
         if not rows:
             raise SkipFile("no units (only short fragments or boilerplate)")
-        units = pd.DataFrame(rows, columns=UNIT_COLUMNS)
-        labelled = _MODEL.label(units)
+        cols = {c: [r[c] for r in rows] for c in UNIT_COLUMNS}
+        cols.update(_MODEL.label_columns(cols["text"]))
+        labelled = pd.DataFrame(cols)  # built once, not copied column by column
         with atomic_path(part) as tmp:
             labelled.to_feather(tmp)  # Arrow IPC: the fastest to write and read back
         return {"idx": idx, "file": str(path), "status": "ok", "reason": "", "units": len(labelled),

@@ -52,7 +52,7 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
     (n_units, n_categories) array of calibrated probabilities; ``predict`` applies ``thresholds_``.
     """
 
-    def __init__(self, *, categories=CATEGORIES, word_ngram_range=(1, 2), char_ngram_range=(2, 3),
+    def __init__(self, *, categories=CATEGORIES, word_ngram_range=(1, 1), char_ngram_range=(2, 3),
                  min_df=2, max_features=60000, char_bits=18, cue_terms=(), C=4.0, class_weight="balanced",
                  calibration_cv=3, thresholds=None, random_state=0):
         self.categories = categories

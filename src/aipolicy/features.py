@@ -66,7 +66,7 @@ class CueTerms(TransformerMixin, BaseEstimator):
         return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(X), max(len(self.terms_), 1)))
 
 
-def make_vectorizer(*, word_ngram_range=(1, 2), char_ngram_range=(2, 3), min_df=2,
+def make_vectorizer(*, word_ngram_range=(1, 1), char_ngram_range=(2, 3), min_df=2,
                     max_features=60000, char_bits=18, cue_terms=()) -> FeatureUnion:
     """Word and character TF-IDF side by side (each sublinear tf, L2-normalised), plus cue terms."""
     words = TfidfVectorizer(tokenizer=tokenize, token_pattern=None, lowercase=False,

@@ -209,6 +209,16 @@ class Predictor:
     def predict_proba(self, texts) -> np.ndarray:
         return self._proba(self.feature_blocks(texts))
 
+    def label_columns(self, texts, *, evidence_terms: int = 3) -> dict:
+        """The label columns for ``texts``: p_<category> arrays, labels and evidence lists."""
+        blocks = self.feature_blocks(texts)
+        proba = self._proba(blocks)
+        pred = proba >= self.thresholds_
+        cols = {f"p_{c}": np.round(proba[:, j], 4) for j, c in enumerate(self.categories_)}
+        cols["labels"] = [";".join(self.categories_[np.flatnonzero(r)]) for r in pred]
+        cols["evidence"] = top_terms(blocks[0], pred, self.coef, self.word_names, evidence_terms)
+        return cols
+
     def label(self, units, *, evidence_terms: int = 3):
         """Same columns as PolicyClassifier.label."""
         blocks = self.feature_blocks(units["text"].tolist())

@@ -43,7 +43,7 @@ def _versions() -> dict:
 
 def _model_params(cfg: TrainingConfig) -> dict:
     m = cfg.model
-    return {"word_ngram_range": tuple(m.get("word_ngram_range", (1, 2))),
+    return {"word_ngram_range": tuple(m.get("word_ngram_range", (1, 1))),
             "char_ngram_range": tuple(m.get("char_ngram_range", (2, 3))),
             "min_df": int(m.get("min_df", 2)), "max_features": int(m.get("max_features", 60000)),
             "char_bits": int(m.get("char_bits", 18)),
