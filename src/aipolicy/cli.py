@@ -233,8 +233,13 @@ def _fit_topics(units, cats, args):
     from .summary import category_matrix
     from .topics import fit_topics
 
-    return fit_topics(category_matrix(units, cats), ks=_k_range(args.k), seed=args.seed, passes=args.passes,
-                      measure=args.coherence, categories=cats, progress=_progress(args))
+    ks = _k_range(args.k)
+    res = fit_topics(category_matrix(units, cats), ks=ks, seed=args.seed, passes=args.passes,
+                     measure=args.coherence, categories=cats, progress=_progress(args))
+    if len(ks) > 1 and res.k == max(ks):
+        print(f"note: the best K ({res.k}) is the largest tried; a wider --k may find a better one",
+              file=sys.stderr)
+    return res
 
 
 def cmd_topics(args) -> int:

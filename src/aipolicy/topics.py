@@ -36,7 +36,12 @@ class TopicResult:
 
 
 def tokenize_units(texts) -> list[list[str]]:
-    return [content_tokens(t) for t in texts]
+    """Content tokens without place names: a work report names its own city in every other
+    paragraph, and topics should say what places push, not which place wrote them."""
+    from .cities import Gazetteer
+
+    places = Gazetteer.default().any_form.keys()
+    return [[w for w in content_tokens(t) if w not in places] for t in texts]
 
 
 def _lda(corpus, dictionary, k: int, *, seed: int, passes: int, iterations: int):
@@ -92,8 +97,10 @@ def doc_topic_matrix(model, corpus) -> np.ndarray:
     return out
 
 
-def topic_categories(theta: np.ndarray, labels: pd.DataFrame | None, categories) -> pd.DataFrame:
-    """Per topic: the category its units carry most often relative to all units (lift)."""
+def topic_categories(theta: np.ndarray, labels: pd.DataFrame | None, categories,
+                     min_weight: float = 10.0) -> pd.DataFrame:
+    """Per topic: the category its units carry most often relative to all units (lift), among the
+    categories with at least ``min_weight`` topic-weighted units (a rare category's lift is noise)."""
     rows = []
     for t in range(theta.shape[1]):
         row = {"topic": t, "share": float(theta[:, t].mean()), "leans_to": "", "lift": np.nan}
@@ -101,8 +108,10 @@ def topic_categories(theta: np.ndarray, labels: pd.DataFrame | None, categories)
             w = theta[:, t]
             L = labels[list(categories)].to_numpy(float)
             base = L.mean(axis=0)
-            weighted = (w @ L) / max(w.sum(), 1e-12)
+            mass = w @ L
+            weighted = mass / max(w.sum(), 1e-12)
             lift = np.divide(weighted, base, out=np.zeros_like(base), where=base > 0)
+            lift[mass < min_weight] = 0.0
             j = int(np.argmax(lift))
             if lift[j] > 1.0:
                 row.update(leans_to=str(list(categories)[j]), lift=round(float(lift[j]), 3))
