@@ -80,6 +80,17 @@ def _label_file(task) -> dict:
                 "units": 0, "part": ""}
 
 
+def _warm_up() -> None:
+    from .cities import Gazetteer
+    from .ingest import _boilerplate_re, _opencc
+    from .tokens import _cutter
+
+    _cutter()
+    Gazetteer.default()
+    _opencc()
+    _boilerplate_re()
+
+
 # ------------------------------------------------------------------ the run
 
 def _parts_dir(out: Path) -> Path:
@@ -158,6 +169,8 @@ def label_files(paths, output, *, model=None, models_dir=None, jobs: int = 1, re
         work = [t[:5] for t in tasks]
         if jobs > 1 and len(work) > 1:
             import multiprocessing as mp
+
+            _warm_up()  # build the tokenizer, gazetteer and converters once, before the workers fork
 
             if hasattr(os, "fork"):
                 # workers inherit the model already loaded (and verified) here: no reload per worker
