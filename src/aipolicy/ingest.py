@@ -13,7 +13,7 @@ import os
 import re
 import unicodedata
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -45,7 +45,6 @@ class Document:
     source: str
     paragraphs: list[str]
     title: str = ""
-    raw_text: str = ""
     # table inputs only: per paragraph, a user-given unit id and city (None where absent)
     row_ids: list[str | None] | None = None
     row_cities: list[str | None] | None = None
@@ -58,7 +57,6 @@ class FileResult:
     status: str  # "ok" or "skipped"
     reason: str = ""
     units: int = 0
-    documents: list[Document] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- discovery
@@ -355,7 +353,7 @@ def read_documents(path: Path, source: str, *, max_bytes: int = DEFAULT_MAX_BYTE
     if title:
         title = normalise(title).replace("\n", " ")
     return [Document(doc_id=doc_hash(raw), source=source, paragraphs=paragraphs,
-                     title=title or _title_of(paragraphs), raw_text=raw)]
+                     title=title or _title_of(paragraphs))]
 
 
 def _table_documents(df: pd.DataFrame, source: str) -> list[Document]:
@@ -384,7 +382,6 @@ def _table_documents(df: pd.DataFrame, source: str) -> list[Document]:
     docs = list(order.values())
     for d in docs:
         d.title = _title_of(d.paragraphs)
-        d.raw_text = "\n".join(d.paragraphs)
     if not docs:
         raise SkipFile("table has no usable text after cleaning")
     return docs
@@ -427,7 +424,7 @@ def iter_files(paths: Iterable[str | os.PathLike], *, max_bytes: int = DEFAULT_M
             if not rows:
                 raise SkipFile("no units (only short fragments or boilerplate)")
             df = pd.DataFrame(rows, columns=UNIT_COLUMNS)
-            yield FileResult(str(path), "ok", "", len(df), docs), df
+            yield FileResult(str(path), "ok", "", len(df)), df
         except SkipFile as e:
             yield FileResult(str(path), "skipped", str(e), 0), None
         except (OSError, MemoryError, RecursionError) as e:
