@@ -246,6 +246,18 @@ def test_cli_unreadable_explicit_input_exits_nonzero(tmp_path, capsys):
     assert "Traceback" not in err
 
 
+def test_cli_explicit_bad_file_beside_good_one(tmp_path, policy_txt, capsys):
+    from aipolicy.cli import main
+
+    bad = tmp_path / "broken.docx"
+    bad.write_bytes(b"PK\x03\x04 not a docx")
+    out = tmp_path / "u.csv"
+    assert main(["ingest", str(policy_txt), str(bad), "-o", str(out), "-q"]) == 1
+    assert out.exists() and len(pd.read_csv(out, encoding="utf-8-sig")) == len(PARAS)  # the rest is written
+    err = capsys.readouterr().err
+    assert f"{bad} could not be read: not a readable .docx" in err and "Traceback" not in err
+
+
 @pytest.mark.parametrize("ext", [".csv", ".jsonl", ".parquet"])
 def test_outputs_round_trip(policy_txt, tmp_path, ext):
     from aipolicy.cli import main

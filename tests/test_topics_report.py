@@ -107,6 +107,17 @@ def test_report_is_deterministic(tmp_path, monkeypatch):
         assert (outs[0] / f).read_bytes() == (outs[1] / f).read_bytes(), f
 
 
+def test_ldavis_page(tmp_path):
+    pytest.importorskip("pyLDAvis", reason="pyLDAvis is an optional extra: pip install 'aipolicy[ldavis]'")
+    from aipolicy.topics import write_ldavis
+
+    res = fit_topics(_units(), ks=[3], passes=3, no_below=2)
+    page = write_ldavis(res, tmp_path / "ldavis.html")
+    html = page.read_text(encoding="utf-8")
+    assert "ldavis" in html.lower()
+    assert "算力" in html or "\\u7b97\\u529b" in html  # the topic terms are in the page's data
+
+
 def _chromium():
     for name in ("chromium", "chromium-browser", "google-chrome"):
         if shutil.which(name):

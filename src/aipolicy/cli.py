@@ -24,6 +24,15 @@ def _exclude(args):
     return tuple(args.exclude) if args.exclude else DEFAULT_EXCLUDE
 
 
+def _explicit_failures(args, manifest) -> int:
+    """Report files named on the command line (not found in a folder) that were skipped; their count."""
+    named = {str(Path(p)) for p in args.paths if Path(p).is_file()}
+    bad = manifest[(manifest["status"] != "ok") & manifest["file"].isin(named)]
+    for r in bad.itertuples():
+        print(f"aipolicy {args.command}: error: {r.file} could not be read: {r.reason}", file=sys.stderr)
+    return len(bad)
+
+
 def _add_config_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default="training/config.yaml",
                    help="training configuration (corpus folders, labels, categories); default: %(default)s")
@@ -60,7 +69,7 @@ def cmd_ingest(args) -> int:
                             f"see {manifest_path(out)})")
     write_table(res.units, out)
     print(f"{res.summary()} -> {out} (manifest: {manifest_path(out)})")
-    return 0
+    return 1 if _explicit_failures(args, res.manifest) else 0
 
 
 # --------------------------------------------------------------------------- labels
@@ -179,7 +188,7 @@ def cmd_label(args) -> int:
     from .tables import manifest_path
 
     print(f"{run.summary()} -> {run.output} (manifest: {manifest_path(run.output)})")
-    return 0
+    return 1 if _explicit_failures(args, run.manifest) else 0
 
 
 def _labelled_units(args, out_dir: Path):
@@ -249,6 +258,10 @@ def cmd_topics(args) -> int:
     units, cats, _, _ = _labelled_units(args, out)
     res = _fit_topics(units, cats, args)
     save_topics(res, out, units=units)
+    if args.ldavis:
+        from .topics import write_ldavis
+
+        write_ldavis(res, out / "ldavis.html")
     print(f"{res.k} topics (best {res.measure} over K = {', '.join(map(str, res.coherence['k']))}) "
           f"from {len(units)} units -> {out}")
     return 0
@@ -290,7 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Read files and folders into one row per unit (paragraph or run of "
                                    "sentences): unit_id, doc_id, source, position, city, city_evidence, "
                                    "text. Files that cannot be used are listed with their reason in "
-                                   "OUT.manifest.csv; the command exits 0 when at least one file was read.")
+                                   "OUT.manifest.csv; the command exits 0 when at least one file was read, 1 "
+                                   "when a file named on the command line could not be read (the rest is "
+                                   "still written), 2 when nothing could be read.")
     _add_common_input(p)
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="output table: .csv (UTF-8 with BOM, opens in Excel), .jsonl or .parquet")
@@ -344,6 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default: %(default)s)")
             p.set_defaults(func=cmd_report)
         else:
+            p.add_argument("--ldavis", action="store_true",
+                           help="also write an interactive pyLDAvis page (needs: pip install 'aipolicy[ldavis]'; "
+                                "the page loads its scripts from the web)")
             p.set_defaults(func=cmd_topics)
 
     p = sub.add_parser("train", help="train and evaluate a classifier on the gold labels",

@@ -33,6 +33,7 @@ class TopicResult:
     doc_topics: np.ndarray        # units × topics
     city_topics: pd.DataFrame     # city, topic, name, share, n_units
     measure: str
+    corpus: list = None           # bag-of-words of every unit (for pyLDAvis)
 
 
 def tokenize_units(texts) -> list[list[str]]:
@@ -156,7 +157,29 @@ def fit_topics(units: pd.DataFrame, *, ks=range(4, 13, 2), seed: int = 20241122,
         for t in range(k):
             rows.append({"city": c, "topic": t, "name": topics.loc[t, "name"], "share": round(float(share[t]), 4),
                          "n_units": int(mask.sum())})
-    return TopicResult(model, dictionary, k, curve, terms, topics, theta, pd.DataFrame(rows), measure)
+    return TopicResult(model, dictionary, k, curve, terms, topics, theta, pd.DataFrame(rows), measure, corpus)
+
+
+def write_ldavis(res: TopicResult, path: str | Path) -> Path:
+    """The interactive pyLDAvis page (optional extra: ``pip install 'aipolicy[ldavis]'``). The page
+    loads pyLDAvis's JavaScript and D3 from their CDNs, so viewing it needs a network connection."""
+    try:
+        import pyLDAvis
+    except ImportError:
+        from .errors import AipolicyError
+
+        raise AipolicyError("--ldavis needs pyLDAvis: pip install 'aipolicy[ldavis]'") from None
+    lengths = np.array([sum(c for _, c in bow) for bow in res.corpus])
+    keep = lengths > 0  # units with no remaining term carry no information for the page
+    freq = np.zeros(len(res.dictionary))
+    for bow in res.corpus:
+        for i, c in bow:
+            freq[i] += c
+    vis = pyLDAvis.prepare(res.model.get_topics(), res.doc_topics[keep], lengths[keep],
+                           [res.dictionary[i] for i in range(len(res.dictionary))], freq, sort_topics=False)
+    path = Path(path)
+    pyLDAvis.save_html(vis, str(path))
+    return path
 
 
 def save_topics(res: TopicResult, out: str | Path, *, units: pd.DataFrame | None = None) -> Path:
