@@ -34,6 +34,11 @@ def test_same_seed_same_metrics(fixture_setup, trained):
     assert again["metrics"] == trained[1]["metrics"]
     assert again["thresholds"] == trained[1]["thresholds"]
     assert again["training_data"]["sha256"] == trained[1]["training_data"]["sha256"]
+    # the artifacts themselves are byte-identical
+    first = json.loads((trained[0] / "card.json").read_text())
+    second = json.loads((trained[0].parent / "fixture-again" / "card.json").read_text())
+    assert first["artifact"]["sha256"] == second["artifact"]["sha256"]
+    assert first["predictor"]["sha256"] == second["predictor"]["sha256"]
 
 
 def test_load_and_predict(trained):

@@ -84,6 +84,7 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         Xv = self.vectorizer_.fit_transform(texts).tocsr()
         words = dict(self.vectorizer_.transformer_list)["w"]
         words.stop_words_ = None  # the pruned n-grams: only for introspection, large when pickled
+        words._stop_words_id = None  # a memory address (a cache key): would make the pickle differ per run
         self.estimators_, coefs = [], []
         for j, _ in enumerate(cats):
             yj = Y[:, j]
