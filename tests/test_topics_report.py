@@ -143,3 +143,30 @@ def test_report_screenshot_in_headless_browser(tmp_path):
     img = image.imread(str(png))
     assert img.shape[0] >= 1000 and img.shape[1] >= 1000
     assert img[..., :3].std() > 0.05  # not a blank page: text, tables and the chart were drawn
+
+
+def test_cli_report_and_topics_route(fixture_setup, trained, tmp_path, capsys):
+    from aipolicy.cli import main
+
+    corpus, model = str(fixture_setup["corpus"]), str(trained[0])
+    out = tmp_path / "rep"
+    assert main(["report", corpus, "-o", str(out), "--model", model, "--no-topics", "--min-units", "5",
+                 "--bootstrap", "100", "-q", "-j", "1"]) == 0
+    assert (out / "report.html").exists() and (out / "manifest.csv").exists()
+    labelled = out / "tables" / "labelled_units.parquet"
+    # a labelled table given as the only input is used as it is (no relabelling)
+    again = tmp_path / "rep2"
+    assert main(["report", str(labelled), "-o", str(again), "--no-topics", "--min-units", "5", "-q"]) == 0
+    a = pd.read_csv(out / "tables" / "city_category_shares.csv", encoding="utf-8-sig")
+    b = pd.read_csv(again / "tables" / "city_category_shares.csv", encoding="utf-8-sig")
+    pd.testing.assert_frame_equal(a[["city", "category", "n_units", "share"]], b[["city", "category", "n_units", "share"]])
+    t = tmp_path / "topics"
+    assert main(["topics", corpus, "-o", str(t), "--model", model, "--k", "2-3:1", "-q", "-j", "1"]) == 2
+    assert "too little text for topics" in capsys.readouterr().err  # 48 short units: a clear refusal
+    table = tmp_path / "paragraphs.csv"
+    _units()[["unit_id", "city", "text"]].rename(columns={"unit_id": "id"}).to_csv(table, index=False)
+    assert main(["topics", str(table), "-o", str(t), "--model", model, "--k", "2-3:1", "--passes", "2", "-q",
+                 "-j", "1"]) == 0
+    assert (t / "coherence.csv").exists() and (t / "city_topics.csv").exists()
+    assert main(["topics", corpus, "-o", str(t), "--k", "9-3"]) == 2
+    assert "--k takes" in capsys.readouterr().err

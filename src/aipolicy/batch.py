@@ -34,6 +34,8 @@ class LabelRun:
     manifest: pd.DataFrame
     units: int
     resumed_files: int
+    categories: list
+    model_card: dict
 
     def summary(self) -> str:
         ok = int((self.manifest["status"] == "ok").sum())
@@ -195,7 +197,7 @@ def label_files(paths, output, *, model=None, models_dir=None, jobs: int = 1, re
     shutil.rmtree(parts, ignore_errors=True)
     if not (manifest["status"] == "ok").any():
         raise AipolicyError(f"no input file could be labelled ({len(manifest)} skipped; see {manifest_path(out)})")
-    return LabelRun(out, manifest[MANIFEST_COLUMNS], n_units, resumed)
+    return LabelRun(out, manifest[MANIFEST_COLUMNS], n_units, resumed, cats, clf.card_)
 
 
 def _assemble(out: Path, parts: list[Path], columns: list[str]) -> int:

@@ -192,8 +192,8 @@ def cmd_label(args) -> int:
 
 
 def _labelled_units(args, out_dir: Path):
-    """The labelled unit table for topics/report: a labelled table given as the only PATH, or a fresh
-    labelling of the inputs with the model (written to OUT/tables/labelled_units.parquet)."""
+    """(units, categories, model card, skipped files) for topics/report: a labelled table given as the
+    only PATH, or a fresh labelling of the inputs with the model (its manifest kept as OUT/manifest.csv)."""
     from .models import load_predictor
     from .tables import read_table
 
@@ -212,9 +212,8 @@ def _labelled_units(args, out_dir: Path):
     units = read_table(tmp)
     tmp.unlink()
     Path(str(tmp) + ".manifest.csv").replace(out_dir / "manifest.csv")
-    clf = load_predictor(args.model, args.models_dir)
     skipped = int((run.manifest["status"] != "ok").sum())
-    return units, list(clf.categories_), clf.card_, skipped
+    return units, run.categories, run.model_card, skipped
 
 
 def _topic_options(p: argparse.ArgumentParser) -> None:
