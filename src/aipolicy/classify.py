@@ -7,7 +7,6 @@ a category when its probability reaches that category's threshold.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +18,7 @@ from sklearn.metrics import f1_score, precision_recall_fscore_support
 from sklearn.model_selection import GroupKFold, StratifiedKFold
 
 from .features import make_vectorizer, word_feature_names
-from .predictor import add_label_columns, top_terms
+from .predictor import add_label_columns, cue_pattern, top_terms
 
 CATEGORIES = ("compute", "data", "algorithm", "scenario", "talent", "governance")
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.025), 3)
@@ -177,7 +176,7 @@ class KeywordBaseline(ClassifierMixin, BaseEstimator):
         if not self.cues:
             raise ValueError("KeywordBaseline needs cues: {category: [terms]}")
         self.categories_ = np.array(list(self.cues))
-        self.patterns_ = [re.compile("|".join(map(re.escape, self.cues[c]))) for c in self.categories_]
+        self.patterns_ = [cue_pattern(self.cues[c]) for c in self.categories_]
         self.classes_ = [np.array([0, 1])] * len(self.categories_)
         return self
 

@@ -13,7 +13,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from .predictor import char_ngram_counts, mask_columns
+from .predictor import char_ngram_counts, cue_pattern, cue_presence, mask_columns
 from .tokens import tokenize
 
 
@@ -46,24 +46,12 @@ class CueTerms(TransformerMixin, BaseEstimator):
         self.terms = terms
 
     def fit(self, X, y=None):
-        import re
-
         self.terms_ = sorted(set(self.terms))
-        self.pattern_ = re.compile("|".join(map(re.escape, sorted(self.terms_, key=len, reverse=True)))) \
-            if self.terms_ else None
-        self.index_ = {t: i for i, t in enumerate(self.terms_)}
+        self.pattern_ = cue_pattern(self.terms_)
         return self
 
     def transform(self, X):
-        import scipy.sparse as sp
-
-        rows, cols = [], []
-        if self.pattern_ is not None:
-            for i, t in enumerate(X):
-                for j in {self.index_[m] for m in self.pattern_.findall(str(t))}:
-                    rows.append(i)
-                    cols.append(j)
-        return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(X), max(len(self.terms_), 1)))
+        return cue_presence(X, self.terms_, self.pattern_, width=max(len(self.terms_), 1))
 
 
 def make_vectorizer(*, word_ngram_range=(1, 1), char_ngram_range=(2, 3), min_df=2,

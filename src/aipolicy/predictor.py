@@ -67,6 +67,25 @@ def mask_columns(X: sp.csr_matrix, keep: np.ndarray) -> sp.csr_matrix:
     return X
 
 
+def cue_pattern(terms) -> re.Pattern | None:
+    """One alternation of the cue terms, longest first (so 数据要素 wins over 数据)."""
+    return re.compile("|".join(map(re.escape, sorted(terms, key=len, reverse=True)))) if terms else None
+
+
+def cue_presence(texts, terms, pattern=None, width=None) -> sp.csr_matrix:
+    """0/1 matrix: which of ``terms`` (columns, in that order) each text contains."""
+    index = {t: i for i, t in enumerate(terms)}
+    pattern = pattern if pattern is not None else cue_pattern(terms)
+    rows, cols = [], []
+    if pattern is not None:
+        for i, t in enumerate(texts):
+            for j in {index[m] for m in pattern.findall(str(t))}:
+                rows.append(i)
+                cols.append(j)
+    return sp.csr_matrix((np.ones(len(rows)), (rows, cols)),
+                         shape=(len(texts), len(terms) if width is None else width))
+
+
 def top_terms(X, predicted, coef, names, k: int = 3) -> list[str]:
     """For each unit, the ``k`` word features that pushed its predicted labels up most.
 
@@ -168,17 +187,9 @@ class Predictor:
         return X
 
     def _cue_matrix(self, texts) -> sp.csr_matrix:
-        if not self.cue_terms:
-            return sp.csr_matrix((len(texts), 0))
-        if self.__dict__.get("_cue_re") is None:
-            self._cue_re = re.compile("|".join(map(re.escape, sorted(self.cue_terms, key=len, reverse=True))))
-        index = {t: i for i, t in enumerate(self.cue_terms)}
-        rows, cols = [], []
-        for i, t in enumerate(texts):
-            for j in {index[m] for m in self._cue_re.findall(t)}:
-                rows.append(i)
-                cols.append(j)
-        return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(texts), len(self.cue_terms)))
+        if "_cue_re" not in self.__dict__:
+            self._cue_re = cue_pattern(self.cue_terms)
+        return cue_presence(texts, self.cue_terms, self._cue_re)
 
     def feature_blocks(self, texts) -> list[sp.csr_matrix]:
         """[word TF-IDF, character TF-IDF, cue presence] — the estimator's FeatureUnion, in order."""

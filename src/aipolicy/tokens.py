@@ -42,11 +42,6 @@ def _cutter():
         return seg.lcut
 
 
-def cut(text: str) -> list[str]:
-    """All tokens, punctuation included (jieba's default mode with HMM)."""
-    return _cutter()(text)
-
-
 def tokenize(text: str) -> list[str]:
     """Tokens for features: words made of letters, digits or Chinese characters (no punctuation).
 

@@ -21,15 +21,10 @@ MIN_HAN = 6
 NEAR_DUP = 0.8
 SHINGLE = 4
 
-_HAN_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _SENTENCE_RE = re.compile(r"[^。!?;！？；]*[。!?;！？；]+[”’\"')）]*|[^。!?;！？；]+$")
 _CLAUSE_RE = re.compile(r"[^,，、]*[,，、]+|[^,，、]+$")
 _KEY_STRIP = re.compile(r"[\W_]+", re.UNICODE)
 _CLAUSE_SPLIT = re.compile(r"[,，、;；。!！?？:：()（）\s]+")
-
-
-def han_count(text: str) -> int:
-    return len(_HAN_RE.findall(text))
 
 
 def _min_han_re(n: int) -> re.Pattern:
