@@ -5,7 +5,13 @@
 - labels/annotations/batch_K.csv: first annotation, annotator AK (one file per annotator);
 - labels/annotations/double.csv: independent second annotation of a sample, annotator B1;
 - labels/adjudication.csv: the decision on every category where the two disagree (read, not voted).
-Writes labels/gold.csv and labels/agreement.json (first vs. second, before adjudication).
+Round 5 (AI-policy documents, labels/select_ai_policies.py):
+- labels/annotations/r5/{R,A,T}K.csv: first annotation of batch K (random, active-learning, cue pools);
+- labels/annotations/r5/{R,A}Kd.csv: independent second annotation of a slice of the next batch;
+- labels/adjudication_r5.csv: the decision on every disagreement of round 5;
+- labels/annotations/r5/S1.csv + labels/seed_reread.csv: the seed units re-read against the codebook's
+  Hard cases, and the decision on every unit where the re-reading differs from the round-1 gold.
+Writes labels/gold.csv and labels/agreement.json (first vs. second, before adjudication, per round).
 Fails if a disagreement has no adjudication or an adjudication matches no disagreement.
 """
 from __future__ import annotations
@@ -24,6 +30,66 @@ from aipolicy.config import load_categories  # noqa: E402
 HERE = Path("labels")
 
 
+def _apply(gold: pd.DataFrame, decisions: pd.DataFrame, needed: set, what: str) -> None:
+    given = set(zip(decisions["unit_id"], decisions["category"]))
+    if needed - given or given - needed:
+        raise SystemExit(f"{what} mismatch: missing {sorted(needed - given)}, extra {sorted(given - needed)}")
+    for r in decisions.itertuples():
+        gold.loc[r.unit_id, r.category] = str(r.value)
+        gold.loc[r.unit_id, "note"] = (gold.loc[r.unit_id, "note"] + " | " if gold.loc[r.unit_id, "note"] else "") \
+            + f"{what} {r.category}={r.value}: {r.reason}"
+
+
+def _disagreements(first: pd.DataFrame, second: pd.DataFrame, names: list[str]) -> set:
+    both = first.merge(second, on="unit_id", suffixes=("", "_b"))
+    return {(r.unit_id, c) for r in both.itertuples() for c in names if getattr(r, c) != getattr(r, f"{c}_b")}
+
+
+def round5(names: list[str], read) -> tuple[pd.DataFrame, dict]:
+    """Gold of the AI-policy units: first annotations, adjudicated where the second disagrees."""
+    folder = HERE / "annotations" / "r5"
+    firsts, seconds = [], []
+    for f in sorted(folder.glob("[RAT]*.csv")):
+        df = read(f).assign(annotator=f"R5-{f.stem}")
+        (seconds if f.stem.endswith("d") else firsts).append(df)
+    first, second = pd.concat(firsts, ignore_index=True), pd.concat(seconds, ignore_index=True)
+    if not first["unit_id"].is_unique:
+        raise SystemExit("a round-5 unit was labelled twice in the first annotation")
+    table, exact, n = agreement(first, second, names)
+    sel = read(HERE / "selection_ai_policies.csv")
+    pools = {}
+    both = first.merge(second[["unit_id"]], on="unit_id").merge(sel[["unit_id", "pool"]], on="unit_id")
+    for pool, part in both.groupby("pool"):
+        t, e, k = agreement(first[first["unit_id"].isin(part["unit_id"])], second, names)
+        pools[pool] = {"units": k, "exact_match": round(e, 4), "macro_kappa": round(float(t["kappa"].mean()), 4)}
+    gold = first.set_index("unit_id")
+    _apply(gold, read(HERE / "adjudication_r5.csv"), _disagreements(first, second, names), "adjudicated")
+    for uid, b in zip(second["unit_id"], second["annotator"]):
+        gold.loc[uid, "annotator"] = f"{gold.loc[uid, 'annotator']}+{b}"
+    gold = gold.reset_index().merge(sel[["unit_id", "corpus", "source", "position"]], on="unit_id",
+                                    how="left", validate="one_to_one")
+    if gold["corpus"].isna().any():
+        raise SystemExit("a round-5 unit is not in labels/selection_ai_policies.csv")
+    return gold, {"units": n, "exact_match": round(exact, 4), "macro_kappa": round(float(table["kappa"].mean()), 4),
+                  "macro_f1": round(float(table["f1"].mean()), 4), "per_pool": pools,
+                  "per_category": json.loads(table.round(4).to_json(orient="records"))}
+
+
+def reread_seeds(gold: pd.DataFrame, names: list[str], read) -> int:
+    """Seed units: the re-reading under the Hard cases, with a decision wherever it differs."""
+    new = read(HERE / "annotations" / "r5" / "S1.csv").set_index("unit_id")
+    seeds = gold.index[gold["corpus"] == "seeds"]
+    if set(seeds) != set(new.index):
+        raise SystemExit("the seed re-reading does not cover exactly the seed units of the gold")
+    needed = {(u, c) for u in seeds for c in names if gold.at[u, c] != new.at[u, c]}
+    for u in seeds:
+        for c in names:
+            gold.at[u, c] = new.at[u, c]
+        gold.at[u, "annotator"] = f"{gold.at[u, 'annotator']}>S1"
+    _apply(gold, read(HERE / "seed_reread.csv"), needed, "re-read")
+    return len(needed)
+
+
 def main() -> None:
     names = [c.name for c in load_categories(HERE / "categories.yaml")]
     read = lambda p: pd.read_csv(p, dtype=str, keep_default_na=False)  # noqa: E731
@@ -35,36 +101,35 @@ def main() -> None:
         raise SystemExit("a unit was labelled twice in the first annotation")
     second = read(HERE / "annotations" / "double.csv")
     table, exact, n = agreement(first, second, names)
-    (HERE / "agreement.json").write_text(json.dumps({
-        "units": n, "exact_match": round(exact, 4), "macro_kappa": round(float(table["kappa"].mean()), 4),
-        "macro_f1": round(float(table["f1"].mean()), 4),
-        "per_category": json.loads(table.round(4).to_json(orient="records"))}, indent=2) + "\n")
+    round1 = {"units": n, "exact_match": round(exact, 4), "macro_kappa": round(float(table["kappa"].mean()), 4),
+              "macro_f1": round(float(table["f1"].mean()), 4),
+              "per_category": json.loads(table.round(4).to_json(orient="records"))}
 
     adj = read(HERE / "adjudication.csv")
     both = first.merge(second, on="unit_id", suffixes=("", "_b"))
-    needed = {(r.unit_id, c) for r in both.itertuples() for c in names if getattr(r, c) != getattr(r, f"{c}_b")}
-    given = set(zip(adj["unit_id"], adj["category"]))
-    if needed - given or given - needed:
-        raise SystemExit(f"adjudication mismatch: missing {sorted(needed - given)}, extra {sorted(given - needed)}")
-
     gold = first.set_index("unit_id")
-    for r in adj.itertuples():
-        gold.loc[r.unit_id, r.category] = r.value
-        gold.loc[r.unit_id, "note"] = (gold.loc[r.unit_id, "note"] + " | " if gold.loc[r.unit_id, "note"] else "") \
-            + f"adjudicated {r.category}={r.value}: {r.reason}"
+    _apply(gold, adj, _disagreements(first, second, names), "adjudicated")
     for uid in both["unit_id"]:
         gold.loc[uid, "annotator"] = f"{gold.loc[uid, 'annotator']}+B1"
-    gold = gold.reset_index()
-    sel = read(HERE / "selection.csv")[["unit_id", "corpus", "source", "position"]]
-    gold = gold.merge(sel, on="unit_id", how="left", validate="one_to_one")
+    sel = read(HERE / "selection.csv")[["unit_id", "corpus", "source", "position"]].set_index("unit_id")
+    gold = gold.join(sel, how="left")
     if gold["corpus"].eq("").any() or gold["corpus"].isna().any():
         raise SystemExit("a labelled unit is not in labels/selection.csv")
+    n_reread = reread_seeds(gold, names, read)
+    gold = gold.reset_index()
+    r5, agree5 = round5(names, read)
+    gold = pd.concat([gold, r5], ignore_index=True)
     gold["position"] = gold["position"].astype(int)
     gold = gold.sort_values(["corpus", "source", "position"], kind="stable")
     gold[["unit_id", "corpus", "source", *names, "annotator", "note"]].to_csv(HERE / "gold.csv", index=False)
-    print(f"{len(gold)} gold units; agreement on {n} double-labelled units: exact {exact:.3f}, "
-          f"macro kappa {table['kappa'].mean():.3f}; {len(adj)} adjudicated decisions")
-    print(table.round(3).to_string(index=False))
+    # the agreement that matters for the product: AI-policy units (round 5); round 1 kept beside it
+    (HERE / "agreement.json").write_text(json.dumps({**agree5, "domain": "ai-policies (round 5)",
+                                                     "round_1": round1}, indent=2, ensure_ascii=False) + "\n")
+    print(f"{len(gold)} gold units; round 1: {n} double-labelled, exact {exact:.3f}, macro kappa "
+          f"{table['kappa'].mean():.3f}; round 5: {agree5['units']} double-labelled, exact "
+          f"{agree5['exact_match']:.3f}, macro kappa {agree5['macro_kappa']:.3f}; {n_reread} seed decisions re-read")
+    print(pd.DataFrame(agree5["per_category"]).round(3).to_string(index=False))
+    print(gold.groupby("corpus")[names].apply(lambda d: d.astype(int).sum()).to_string())
 
 
 if __name__ == "__main__":

@@ -68,8 +68,11 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     # -------------------------------------------------------------- fitting
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
+        """Fit on texts ``X`` and an (n, n_categories) 0/1 matrix ``y``; ``sample_weight`` (optional)
+        weighs units in the logistic regressions (e.g. to give the home domain more say)."""
         texts = _texts(X)
+        sw = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
         cats = list(self.categories)
         if isinstance(y, pd.DataFrame):
             y = y[cats].to_numpy()
@@ -101,10 +104,10 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
                 est = CalibratedClassifierCV(base, method="sigmoid", ensemble=False,
                                              cv=StratifiedKFold(folds, shuffle=True,
                                                                 random_state=self.random_state))
-                est.fit(Xv, yj)
+                est.fit(Xv, yj, sample_weight=sw)
                 coef = np.mean([c.estimator.coef_[0] for c in est.calibrated_classifiers_], axis=0)
             else:
-                est = base.fit(Xv, yj)
+                est = base.fit(Xv, yj, sample_weight=sw)
                 coef = est.coef_[0]
             self.estimators_.append(est)
             coefs.append(coef)
@@ -188,12 +191,20 @@ class KeywordBaseline(ClassifierMixin, BaseEstimator):
 # ------------------------------------------------------------------ evaluation
 
 def best_thresholds(Y: np.ndarray, P: np.ndarray, grid=THRESHOLD_GRID) -> np.ndarray:
-    """Per category, the threshold on the grid that maximises F1 (ties: the one nearest 0.5)."""
+    """Per category, the threshold on the grid that maximises F1 (ties: the one nearest 0.5).
+
+    Vectorised over the grid: F1 = 2 TP / (2 TP + FP + FN), 0 when there is nothing to find or flag.
+    """
+    Y = np.asarray(Y, dtype=bool)
+    grid = np.asarray(grid, dtype=float)
     out = []
     for j in range(Y.shape[1]):
-        scores = [f1_score(Y[:, j], P[:, j] >= t, zero_division=0) for t in grid]
-        best = max(scores)
-        cands = [t for t, s in zip(grid, scores) if s == best]
+        flagged = P[:, j][None, :] >= grid[:, None]          # grid × units
+        tp = (flagged & Y[:, j][None, :]).sum(axis=1)
+        denom = flagged.sum(axis=1) + Y[:, j].sum()
+        scores = np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)
+        best = scores.max()
+        cands = grid[scores == best]
         out.append(min(cands, key=lambda t: (abs(t - 0.5), t)))
     return np.array(out)
 
@@ -216,6 +227,33 @@ class Evaluation:
     thresholds: np.ndarray       # thresholds chosen on all out-of-fold predictions (for the final model)
     oof_proba: np.ndarray
     folds: int
+    pred: np.ndarray | None = None           # cross-fitted 0/1 predictions (each fold's thresholds from the others)
+    baseline_pred: np.ndarray | None = None
+    Y: np.ndarray | None = None
+    domains: np.ndarray | None = None        # e.g. the corpus of every unit
+
+    def per_domain(self) -> pd.DataFrame:
+        """Per domain (and 'all'): per-category and macro scores of the model next to the baseline, and
+        the share of units labelled none in the gold that get a label."""
+        doms = np.full(len(self.Y), "all") if self.domains is None else np.asarray(self.domains)
+        cats = list(self.model["category"][:-2])
+        rows = []
+        for d in [*sorted(set(doms)), "all"]:
+            m = np.ones(len(doms), bool) if d == "all" else doms == d
+            mt = scores_table(self.Y[m], self.pred[m], cats).set_index("category")
+            bt = scores_table(self.Y[m], self.baseline_pred[m], cats).set_index("category")
+            for c in [*cats, "macro"]:
+                rows.append({"domain": d, "category": c, "precision": mt.at[c, "precision"],
+                             "recall": mt.at[c, "recall"], "f1": mt.at[c, "f1"],
+                             "baseline_f1": bt.at[c, "f1"], "support": int(mt.at[c, "support"]),
+                             "units": int(m.sum())})
+            none = self.Y[m].sum(axis=1) == 0
+            rows.append({"domain": d, "category": "none flagged", "units": int(m.sum()),
+                         "support": int(none.sum()),
+                         "f1": float(self.pred[m][none].any(axis=1).mean()) if none.any() else 0.0,
+                         "baseline_f1": float(self.baseline_pred[m][none].any(axis=1).mean()) if none.any() else 0.0,
+                         "precision": np.nan, "recall": np.nan})
+        return pd.DataFrame(rows)
 
     @property
     def macro_f1(self) -> float:
@@ -246,7 +284,7 @@ def grouped_folds(groups, folds: int) -> np.ndarray:
 
 
 def evaluate(clf: PolicyClassifier, texts, Y: np.ndarray, groups, cues: dict, *, folds: int = 5,
-             progress: bool = False) -> Evaluation:
+             domains=None, sample_weight=None, progress: bool = False) -> Evaluation:
     """Grouped cross-validation: no document on both sides of a split.
 
     Out-of-fold probabilities come from models that never saw the unit's document. Reported scores
@@ -263,7 +301,8 @@ def evaluate(clf: PolicyClassifier, texts, Y: np.ndarray, groups, cues: dict, *,
     for k in tqdm(range(folds), desc="cross-validation", unit="fold", disable=not progress):
         tr, te = np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)
         m = clone(clf).set_params(thresholds=None)
-        m.fit([texts[i] for i in tr], Y[tr])
+        m.fit([texts[i] for i in tr], Y[tr], sample_weight=None if sample_weight is None else
+              np.asarray(sample_weight)[tr])
         P[te] = m.predict_proba([texts[i] for i in te])
     pred = np.zeros_like(Y)
     for k in range(folds):
@@ -272,5 +311,7 @@ def evaluate(clf: PolicyClassifier, texts, Y: np.ndarray, groups, cues: dict, *,
         pred[te] = (P[te] >= th).astype(int)
     cats = list(clf.categories)
     base = KeywordBaseline(cues={c: cues[c] for c in cats}).fit()
-    return Evaluation(model=scores_table(Y, pred, cats), baseline=scores_table(Y, base.predict(texts), cats),
-                      thresholds=best_thresholds(Y, P), oof_proba=P, folds=folds)
+    bpred = base.predict(texts)
+    return Evaluation(model=scores_table(Y, pred, cats), baseline=scores_table(Y, bpred, cats),
+                      thresholds=best_thresholds(Y, P), oof_proba=P, folds=folds, pred=pred,
+                      baseline_pred=bpred, Y=Y, domains=None if domains is None else np.asarray(domains))

@@ -135,6 +135,107 @@ def cmd_labels_stats(args) -> int:
     return 0
 
 
+def cmd_labels_import(args) -> int:
+    from .annotate import import_labels
+    from .config import load_categories
+    from .labels import corpus_units
+    from .tables import atomic_path
+
+    cfg = _training_config(args)
+    gold = Path(args.labels or cfg.labels)
+    names = [c.name for c in load_categories(cfg.categories)]
+    units = corpus_units(cfg.corpora, progress=_progress(args))
+    merged, res, counts = import_labels(gold, args.file, names, units=units, annotator=args.annotator,
+                                        replace=args.replace)
+    summary = (f"{args.file}: {counts['added']} added, {counts['replaced']} replaced, {counts['unchanged']} "
+               f"unchanged, {counts['unlabelled']} not labelled yet (left out)")
+    if args.dry_run:
+        print(summary + " — dry run, nothing written")
+        return 0
+    merged = merged.sort_values(["corpus", "source", "unit_id"], kind="stable")
+    with atomic_path(gold) as tmp:
+        merged.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n")
+    print(f"{summary} -> {gold} ({len(merged)} labelled units)")
+    return 0
+
+
+def cmd_labels_audit(args) -> int:
+    from .annotate import audit
+    from .classify import PolicyClassifier, evaluate
+    from .config import load_categories
+    from .labels import corpus_units, join_labels, read_labels
+    from .tables import check_output_path, write_table
+    from .train import _model_params
+
+    cfg = _training_config(args)
+    cats = load_categories(cfg.categories)
+    names = [c.name for c in cats]
+    joined, _ = join_labels(read_labels(Path(args.file or cfg.labels), cats),
+                            corpus_units(cfg.corpora, progress=_progress(args)))
+    joined = joined.sort_values(["corpus", "source", "position"], kind="stable").reset_index(drop=True)
+    cue_terms = tuple(sorted({t for c in cats for t in c.cues}))
+    clf = PolicyClassifier(categories=tuple(names), cue_terms=cue_terms, **_model_params(cfg))
+    ev = evaluate(clf, joined["text"].tolist(), joined[names].to_numpy(int), joined["doc_id"].to_numpy(),
+                  {c.name: list(c.cues) for c in cats}, folds=int(cfg.evaluation.get("folds", 5)),
+                  progress=_progress(args))
+    a = audit(joined[names].to_numpy(int), ev.oof_proba, names)
+    keep = ["unit_id", "corpus", "source", "position", "city", "annotator", "text"]
+    out = pd_concat_cols(joined[[c for c in keep if c in joined]], a).sort_values(
+        ["quality", "unit_id"], kind="stable")
+    if args.top:
+        out = out.head(args.top)
+    dest = check_output_path(args.output, (".csv", ".xlsx"))
+    write_table(out.reset_index(drop=True), dest)
+    print(f"{int(a['issue'].sum())} of {len(a)} gold units flagged as likely label issues by confident "
+          f"learning; {len(out)} units ranked by label quality (lowest first) -> {dest}")
+    return 0
+
+
+def pd_concat_cols(left, right):
+    import pandas as pd
+
+    return pd.concat([left.reset_index(drop=True), right.reset_index(drop=True)], axis=1)
+
+
+def cmd_suggest(args) -> int:
+    from .annotate import suggest, write_suggestions
+    from .config import load_categories
+    from .ingest import ingest_files
+    from .models import load_predictor
+
+    cfg = _training_config(args)
+    cats = load_categories(cfg.categories)
+    res = ingest_files(args.paths, exclude=_exclude(args), progress=_progress(args))
+    if res.n_read == 0:
+        raise AipolicyError("no input file could be read")
+    units = res.units.assign(corpus=args.corpus_name or _corpus_name(args.paths, cfg))
+    labelled = Path(args.labels or cfg.labels)
+    exclude = []
+    if labelled.is_file():
+        import pandas as pd
+
+        exclude = pd.read_csv(labelled, dtype=str, usecols=["unit_id"])["unit_id"].tolist()
+    model = load_predictor(args.model, args.models_dir)
+    print(f"model: {model.model_path_} ({model.card_.get('version', '?')})", file=sys.stderr)
+    sug = suggest(units, model, n=args.n, exclude_ids=exclude, per_doc=args.per_doc, diversity=args.diversity)
+    written = write_suggestions(sug, cats, args.output, descriptions={c.name: f"{c.zh}: {c.description}"
+                                                                      for c in cats})
+    print(f"{len(sug)} units from {sug['source'].nunique() if len(sug) else 0} documents suggested "
+          f"({len(exclude)} already labelled left out) -> " + ", ".join(map(str, written)))
+    return 0
+
+
+def _corpus_name(paths, cfg) -> str:
+    """The configured corpus whose folder is the (single) input folder, else that folder's name."""
+    if len(paths) == 1:
+        p = Path(paths[0]).resolve()
+        for name, folder in cfg.corpora.items():
+            if Path(folder).resolve() == p:
+                return name
+        return p.name if p.is_dir() else p.parent.name
+    return "suggested"
+
+
 # --------------------------------------------------------------------------- train / models / label
 
 def cmd_train(args) -> int:
@@ -149,7 +250,8 @@ def cmd_train(args) -> int:
         cfg.model["seed"] = args.seed
     if args.folds is not None:
         cfg.evaluation["folds"] = args.folds
-    folder, card = train(cfg, name=args.name, agreement=args.agreement, progress=_progress(args))
+    agreement = args.agreement or cfg.labels.parent / "agreement.json"
+    folder, card = train(cfg, name=args.name, agreement=agreement, progress=_progress(args))
     print(f"model written to {folder} (card: {folder / 'MODEL_CARD.md'})")
     return 0
 
@@ -374,10 +476,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="default", help="model name, i.e. folder under the models dir (default: %(default)s)")
     p.add_argument("--seed", type=int, help="random seed (default: from the configuration)")
     p.add_argument("--folds", type=int, help="cross-validation folds (default: from the configuration)")
-    p.add_argument("--agreement", default="labels/agreement.json",
-                   help="inter-annotator agreement to record in the card (default: %(default)s)")
+    p.add_argument("--agreement", default=None,
+                   help="inter-annotator agreement to record in the card (default: agreement.json beside the labels)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("suggest", help="choose the units most worth labelling next (active learning)",
+                       description="Rank the unlabelled units of the inputs by the model's uncertainty (the "
+                                   "category nearest its decision threshold) and pick them greedily so that each "
+                                   "is also unlike those already picked, with at most --per-doc units from one "
+                                   "document. Writes a labelling sheet (OUT: .csv or .xlsx, one empty 0/1 column "
+                                   "per category) and, beside it, OUT_STEM.label_studio.json (tasks) and "
+                                   "OUT_STEM.label_studio.xml (labelling configuration). Merge the filled sheet "
+                                   "or the Label Studio JSON export with 'aipolicy labels import'.")
+    _add_common_input(p)
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="labelling sheet, .csv or .xlsx")
+    p.add_argument("-n", type=int, default=200, help="how many units to suggest (default: %(default)s)")
+    p.add_argument("--per-doc", type=int, default=None,
+                   help="at most this many units from one document (default: twice an even share, at least 2)")
+    p.add_argument("--diversity", type=float, default=0.5,
+                   help="weight of dissimilarity to the units already picked (0 = uncertainty only; "
+                        "default: %(default)s)")
+    p.add_argument("--labels", help="gold labels whose units are left out (default: from the configuration)")
+    p.add_argument("--corpus-name", help="corpus name written in the sheet (default: the configured corpus "
+                                         "with that folder, else the folder's name)")
+    p.add_argument("-m", "--model", default=None, help="model name or folder (default: the shipped 'default')")
+    p.add_argument("--models-dir", default=None, help="a folder of models to look in before the package's own")
+    _add_config_options(p)
+    p.set_defaults(func=cmd_suggest)
 
     p = sub.add_parser("models", help="list or show trained models",
                        description="Models are looked up in --models-dir (if given) and in the package.")
@@ -409,6 +535,37 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             q.add_argument("--sources", action="store_true", help="also list counts per source file")
         q.set_defaults(func=func, command=f"labels {name}")
+
+    q = lsub.add_parser("import", help="merge a filled labelling sheet or a Label Studio export into the gold",
+                        description="Validate FILE (a sheet written by 'aipolicy suggest', .csv or .xlsx, or a "
+                                    "Label Studio JSON export made with its configuration) completely, then merge "
+                                    "it into the gold labels. Unknown unit ids, unknown categories, values other "
+                                    "than 0/1, duplicate ids, missing columns and conflicts with existing gold "
+                                    "labels are reported with their row; any problem means nothing is merged "
+                                    "(exit 2). Rows whose category cells are all empty are not labelled yet and "
+                                    "are left out.")
+    q.add_argument("file", help="filled sheet (.csv/.xlsx) or Label Studio export (.json)")
+    q.add_argument("--labels", help="gold labels file to merge into (default: from the configuration)")
+    q.add_argument("--annotator", default="import", help="annotator recorded for the new rows (default: %(default)s)")
+    q.add_argument("--replace", action="store_true", help="let the file overwrite existing gold labels")
+    q.add_argument("--dry-run", action="store_true", help="validate and count, write nothing")
+    _add_config_options(q)
+    q.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    q.set_defaults(func=cmd_labels_import, command="labels import")
+
+    q = lsub.add_parser("audit", help="rank gold units by how likely their labels are wrong (confident learning)",
+                        description="Cross-validate the classifier grouped by document, and rank every gold unit "
+                                    "by cleanlab's multi-label label-quality score of its out-of-fold "
+                                    "probabilities (lowest first). 'issue' marks the units cleanlab's "
+                                    "confident-learning filter flags; 'suspect' names the categories the model "
+                                    "contradicts (+cat: model says yes, gold no; -cat: the reverse). Read the top "
+                                    "of the list and correct the gold where reading confirms the error.")
+    q.add_argument("file", nargs="?", help="labels file (default: the one in the training configuration)")
+    q.add_argument("-o", "--output", required=True, help="review table, .csv or .xlsx (includes the unit text)")
+    q.add_argument("--top", type=int, default=None, help="keep only the N lowest-quality units")
+    _add_config_options(q)
+    q.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    q.set_defaults(func=cmd_labels_audit, command="labels audit")
 
     return parser
 

@@ -1,9 +1,12 @@
 """Configuration files: categories (labels/categories.yaml) and training (training/config.yaml).
 
-Paths inside configuration are relative to the working directory.
+Relative paths inside a configuration file resolve against the folder of that file, so
+`aipolicy train --config path/to/config.yaml` works from any folder; paths given as flags resolve
+against the working directory.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,11 +68,17 @@ class TrainingConfig:
 def load_training_config(path: str | Path = DEFAULT_TRAINING_CONFIG) -> TrainingConfig:
     path = Path(path)
     d = _read_yaml(path)
+    base = path.parent
+
+    def rel(v) -> Path:
+        p = Path(str(v)).expanduser()
+        return p if p.is_absolute() else Path(os.path.normpath(base / p))
+
     return TrainingConfig(
-        corpora={str(k): Path(v) for k, v in (d.get("corpora") or {}).items()},
-        labels=Path(d.get("labels", "labels/gold.csv")),
-        categories=Path(d.get("categories", DEFAULT_CATEGORIES)),
-        models_dir=Path(d.get("models_dir", "models")),
+        corpora={str(k): rel(v) for k, v in (d.get("corpora") or {}).items()},
+        labels=rel(d.get("labels", "../labels/gold.csv")),
+        categories=rel(d.get("categories", "../labels/categories.yaml")),
+        models_dir=rel(d.get("models_dir", "../models")),
         model=dict(d.get("model") or {}),
         evaluation=dict(d.get("evaluation") or {}),
         source=path,

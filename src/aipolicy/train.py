@@ -71,7 +71,8 @@ def train(cfg: TrainingConfig, *, name: str = "default", agreement: str | Path |
     folds = int(cfg.evaluation.get("folds", 5))
     log(f"training on {len(joined)} units from {joined['doc_id'].nunique()} documents; "
         f"{folds}-fold cross-validation grouped by document")
-    ev = evaluate(clf, texts, Y, groups, {c.name: list(c.cues) for c in cats}, folds=folds, progress=progress)
+    ev = evaluate(clf, texts, Y, groups, {c.name: list(c.cues) for c in cats}, folds=folds,
+                  domains=joined["corpus"].to_numpy(), progress=progress)
     final = clone(clf).set_params(thresholds=[float(t) for t in ev.thresholds]).fit(texts, Y)
 
     ia = None
@@ -98,6 +99,7 @@ def train(cfg: TrainingConfig, *, name: str = "default", agreement: str | Path |
             "method": f"{ev.folds}-fold GroupKFold by document; thresholds for each fold chosen on the other "
                       "folds' out-of-fold predictions",
             "per_category": json.loads(side.round(4).to_json(orient="records")),
+            "per_domain": json.loads(ev.per_domain().round(4).to_json(orient="records")),
         },
         "metrics": {"macro_f1": round(ev.macro_f1, 4), "baseline_macro_f1": round(ev.baseline_macro_f1, 4),
                     "micro_f1": round(float(ev.model.set_index("category").loc["micro", "f1"]), 4),
@@ -106,9 +108,31 @@ def train(cfg: TrainingConfig, *, name: str = "default", agreement: str | Path |
         "versions": _versions(),
     }
     folder = save_model(final, Path(cfg.models_dir) / name, card, model_card_markdown(card, side))
+    for r in ev.per_domain().query("category == 'macro'").itertuples():
+        log(f"  {r.domain:<20} macro F1 {r.f1:.3f} (keyword baseline {r.baseline_f1:.3f}) on {r.units} units")
     log(f"macro F1 {ev.macro_f1:.3f} (keyword baseline {ev.baseline_macro_f1:.3f})"
         + (f"; inter-annotator macro F1 {ia['macro_f1']:.3f}" if ia else ""))
     return folder, card
+
+
+def domain_table(per_domain: list[dict]) -> str:
+    """Markdown: one row per category, per domain the model's F1 next to the keyword baseline's."""
+    d = pd.DataFrame(per_domain)
+    doms = list(dict.fromkeys(d["domain"]))
+    units = d.groupby("domain")["units"].first()
+    head = "| category | " + " | ".join(f"{x} ({units[x]} units): model / baseline" for x in doms) + " |"
+    lines = [head, "|---" * (len(doms) + 1) + "|"]
+    for cat in dict.fromkeys(d["category"]):
+        cells = []
+        for x in doms:
+            r = d[(d["domain"] == x) & (d["category"] == cat)].iloc[0]
+            f, b = f"{r['f1']:.3f}", f"{r['baseline_f1']:.3f}"
+            if cat == "none flagged":
+                cells.append(f"{f} / {b} (of {r['support']})")
+            else:
+                cells.append(f"**{f}** / {b}" if cat == "macro" else f"{f} / {b} (n={r['support']})")
+        lines.append(f"| {'**macro F1**' if cat == 'macro' else cat} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def model_card_markdown(card: dict, side: pd.DataFrame) -> str:
@@ -146,7 +170,12 @@ none {td['none']}.
 |---|---|---|---|---|---|---|---|
 {rows}
 
-Macro F1 **{m['macro_f1']:.3f}** vs. baseline {m['baseline_macro_f1']:.3f} (difference {m['macro_f1'] - m['baseline_macro_f1']:+.3f}).
+Per domain (the same cross-fitted predictions, split by corpus; "none flagged" is the share of units
+labelled none in the gold that the model, or the baseline, gives a label):
+
+{domain_table(card['evaluation']['per_domain'])}
+
+Over all domains: macro F1 **{m['macro_f1']:.3f}** vs. baseline {m['baseline_macro_f1']:.3f} (difference {m['macro_f1'] - m['baseline_macro_f1']:+.3f}).
 {ia_line}
 
 ## Intended use and limits

@@ -1,0 +1,166 @@
+"""Round 5: which units of the AI-policy corpus were read for the gold set (recorded in
+labels/selection_ai_policies.csv).
+
+    python labels/select_ai_policies.py --corpus ../shared/corpus/ai-policies \
+        --out labels/selection_ai_policies.csv --batches /work/annot/r5
+
+Random share: every document of the corpus is cut into runs of 5 consecutive units and a random
+fifth of the runs (at least one per document) is drawn, so every document and level is covered and
+annotators read each unit with its neighbours. The active-learning share is drawn afterwards by
+`aipolicy suggest` (uncertainty and diversity under the current model, spread over documents) from the
+units not drawn here, and appended to the same file with pool `active`.
+
+Each annotation batch also carries a double slice: whole runs taken from the next batch, read again by
+an annotator who never sees the first labels (inter-annotator agreement, labels/AGREEMENT.md).
+Unit texts go to --batches, outside the repository; the repository keeps ids only.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from aipolicy import ingest
+
+SEED = 20261125
+RUN = 5
+
+
+def random_runs(units: pd.DataFrame, rng: np.random.Generator, share: float) -> pd.DataFrame:
+    picked = []
+    for _, doc in units.groupby("source", sort=True):
+        doc = doc.sort_values("position")
+        runs = [doc.iloc[i:i + RUN] for i in range(0, len(doc), RUN)]
+        k = max(1, round(share * len(runs)))
+        for j in sorted(rng.choice(len(runs), size=k, replace=False)):
+            picked.append(runs[j].assign(run=f"{doc['source'].iat[0]}#{j}"))
+    return pd.concat(picked, ignore_index=True)
+
+
+def write_batches(sel: pd.DataFrame, folder: Path, n_batches: int, double_runs: int, prefix: str,
+                  rng: np.random.Generator) -> pd.DataFrame:
+    """Deal whole documents' runs to batches; batch i also reads `double_runs` runs of batch i+1."""
+    folder.mkdir(parents=True, exist_ok=True)
+    runs = sel["run"].drop_duplicates().tolist()
+    batch_of = {r: i % n_batches for i, r in enumerate(runs)}  # runs are in document order
+    sel = sel.assign(batch=[f"{prefix}{batch_of[r] + 1}" for r in sel["run"]], double="")
+    cols = ["unit_id", "source", "position", "city", "text"]
+    for i in range(n_batches):
+        own = sel[sel["batch"] == f"{prefix}{i + 1}"]
+        with (folder / f"{prefix}{i + 1}.jsonl").open("w", encoding="utf-8") as f:
+            for rec in own[cols].to_dict("records"):
+                f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        nxt = sel[sel["batch"] == f"{prefix}{(i + 1) % n_batches + 1}"]
+        nxt_runs = nxt["run"].drop_duplicates().tolist()
+        chosen = set(rng.choice(nxt_runs, size=min(double_runs, len(nxt_runs)), replace=False))
+        dbl = nxt[nxt["run"].isin(chosen)]
+        sel.loc[dbl.index, "double"] = f"{prefix}{i + 1}d"
+        with (folder / f"{prefix}{i + 1}d.jsonl").open("w", encoding="utf-8") as f:
+            for rec in dbl[cols].to_dict("records"):
+                f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    return sel
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", required=True)
+    ap.add_argument("--out", default="labels/selection_ai_policies.csv")
+    ap.add_argument("--batches", required=True, help="folder for unit texts (outside the repository)")
+    ap.add_argument("--share", type=float, default=0.2)
+    ap.add_argument("--n-batches", type=int, default=6)
+    ap.add_argument("--double-runs", type=int, default=8)
+    ap.add_argument("--active", type=int, default=0, metavar="N",
+                    help="instead: append N units chosen by `aipolicy suggest` under the shipped model")
+    ap.add_argument("--active-batches", type=int, default=3)
+    ap.add_argument("--double-units", type=int, default=35)
+    ap.add_argument("--cue-pool", action="store_true",
+                    help="instead: append every remaining unit with an algorithm or compute cue term")
+    args = ap.parse_args()
+    if args.active:
+        return add_active(args)
+    if args.cue_pool:
+        return add_cue_pool(args)
+
+    rng = np.random.default_rng(SEED)
+    units = ingest(args.corpus)
+    index = pd.read_csv(Path(args.corpus) / "index.csv", dtype=str)
+    level = dict(zip(index["file"], index["level"]))
+    sel = random_runs(units, rng, args.share)
+    sel = write_batches(sel, Path(args.batches), args.n_batches, args.double_runs, "R", rng)
+    out = sel.assign(corpus="ai-policies", pool="random", round=5, level=sel["source"].map(lambda s: level.get(Path(s).name)))
+    out[["unit_id", "corpus", "source", "position", "level", "pool", "round", "batch", "double"]].to_csv(
+        args.out, index=False)
+    print(f"{len(out)} units from {out['source'].nunique()} of {units['source'].nunique()} documents; "
+          f"double: {(out['double'] != '').sum()}")
+    print(out.groupby("level")["source"].agg(["size", "nunique"]))
+    print(out.groupby("batch").size())
+
+
+def add_active(args) -> None:
+    """Active-learning share: `suggest` (uncertainty + diversity, spread over documents) under the
+    shipped default model, from the units not drawn before; each batch re-reads some of the next one's."""
+    from aipolicy.annotate import suggest
+    from aipolicy.models import load_predictor
+
+    rng = np.random.default_rng(SEED + 1)
+    prev = pd.read_csv(args.out, dtype=str, keep_default_na=False)
+    units = ingest(args.corpus)
+    index = pd.read_csv(Path(args.corpus) / "index.csv", dtype=str)
+    level = dict(zip(index["file"], index["level"]))
+    model = load_predictor()
+    sel = suggest(units, model, n=args.active, exclude_ids=prev["unit_id"])
+    k = args.active_batches
+    sel["batch"] = [f"A{i % k + 1}" for i in range(len(sel))]  # ranks dealt in turn
+    sel["double"] = ""
+    folder = Path(args.batches)
+    cols = ["unit_id", "source", "position", "city", "text"]
+    for i in range(k):
+        own = sel[sel["batch"] == f"A{i + 1}"].sort_values(["source", "position"])
+        own[cols].to_json(folder / f"A{i + 1}.jsonl", orient="records", lines=True, force_ascii=False)
+        nxt = sel[sel["batch"] == f"A{(i + 1) % k + 1}"]
+        dbl = nxt.loc[sorted(rng.choice(nxt.index, size=min(args.double_units, len(nxt)), replace=False))]
+        sel.loc[dbl.index, "double"] = f"A{i + 1}d"
+        dbl.sort_values(["source", "position"])[cols].to_json(folder / f"A{i + 1}d.jsonl", orient="records",
+                                                              lines=True, force_ascii=False)
+    out = sel.assign(corpus="ai-policies", pool="active", round=5,
+                     level=sel["source"].map(lambda s: level.get(Path(s).name)))
+    out = pd.concat([prev, out[prev.columns].astype(str)], ignore_index=True)
+    out.to_csv(args.out, index=False)
+    print(f"{len(sel)} active-learning units from {sel['source'].nunique()} documents "
+          f"(model {model.card_.get('version', '?')}); double: {(sel['double'] != '').sum()}")
+
+
+def add_cue_pool(args, batches: int = 2) -> None:
+    """Algorithm and compute are rare in a corpus dominated by data regulations: after the random and
+    active shares, every remaining unit containing an algorithm or compute cue term of
+    labels/categories.yaml is read (cue terms choose what is read; the reading decides the labels).
+    Evaluation on the AI-policy domain is also reported on the random share alone, which no cue chose."""
+    import re
+
+    import yaml
+
+    cats = {c["name"]: c["cues"] for c in yaml.safe_load(
+        Path("labels/categories.yaml").read_text(encoding="utf-8"))["categories"]}
+    pat = re.compile("|".join(map(re.escape, cats["algorithm"] + cats["compute"])))
+    prev = pd.read_csv(args.out, dtype=str, keep_default_na=False)
+    units = ingest(args.corpus)
+    index = pd.read_csv(Path(args.corpus) / "index.csv", dtype=str)
+    level = dict(zip(index["file"], index["level"]))
+    sel = units[~units["unit_id"].isin(prev["unit_id"]) & units["text"].str.contains(pat)]
+    sel = sel.sort_values(["source", "position"]).reset_index(drop=True)
+    sel["batch"] = [f"T{i * batches // len(sel) + 1}" for i in range(len(sel))]
+    sel["double"] = ""
+    cols = ["unit_id", "source", "position", "city", "text"]
+    for b, part in sel.groupby("batch"):
+        part[cols].to_json(Path(args.batches) / f"{b}.jsonl", orient="records", lines=True, force_ascii=False)
+    out = sel.assign(corpus="ai-policies", pool="cue: algorithm/compute", round=5,
+                     level=sel["source"].map(lambda s: level.get(Path(s).name)))
+    pd.concat([prev, out[prev.columns].astype(str)], ignore_index=True).to_csv(args.out, index=False)
+    print(f"{len(sel)} cue units from {sel['source'].nunique()} documents")
+
+
+if __name__ == "__main__":
+    main()
