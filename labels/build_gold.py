@@ -11,6 +11,8 @@ Round 5 (AI-policy documents, labels/select_ai_policies.py):
 - labels/adjudication_r5.csv: the decision on every disagreement of round 5;
 - labels/annotations/r5/S1.csv + labels/seed_reread.csv: the seed units re-read against the codebook's
   Hard cases, and the decision on every unit where the re-reading differs from the round-1 gold.
+- labels/corrections.csv: label errors found by `aipolicy labels audit` and confirmed by reading (a log:
+  unit, category, old and new value, reason), applied last.
 Writes labels/gold.csv and labels/agreement.json (first vs. second, before adjudication, per round).
 Fails if a disagreement has no adjudication or an adjudication matches no disagreement.
 """
@@ -118,7 +120,15 @@ def main() -> None:
     n_reread = reread_seeds(gold, names, read)
     gold = gold.reset_index()
     r5, agree5 = round5(names, read)
-    gold = pd.concat([gold, r5], ignore_index=True)
+    gold = pd.concat([gold, r5], ignore_index=True).set_index("unit_id")
+    for r in read(HERE / "corrections.csv").itertuples():
+        if gold.at[r.unit_id, r.category] != r.old:
+            raise SystemExit(f"correction of {r.unit_id} {r.category}: gold has {gold.at[r.unit_id, r.category]}, "
+                             f"the log says {r.old}")
+        gold.at[r.unit_id, r.category] = r.value
+        gold.at[r.unit_id, "note"] = (gold.at[r.unit_id, "note"] + " | " if gold.at[r.unit_id, "note"] else "") \
+            + f"corrected {r.category}={r.value}: {r.reason}"
+    gold = gold.reset_index()
     gold["position"] = gold["position"].astype(int)
     gold = gold.sort_values(["corpus", "source", "position"], kind="stable")
     gold[["unit_id", "corpus", "source", *names, "annotator", "note"]].to_csv(HERE / "gold.csv", index=False)

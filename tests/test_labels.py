@@ -100,7 +100,8 @@ def test_repository_gold_set(shared, capsys, monkeypatch):
     root = Path(__file__).resolve().parents[1]
     monkeypatch.chdir(root)
     args = ["--corpus", f"seeds={shared / 'seeds'}", "--corpus",
-            f"city-reports-2024={shared / 'corpus' / 'city-reports-2024'}", "-q"]
+            f"city-reports-2024={shared / 'corpus' / 'city-reports-2024'}", "--corpus",
+            f"ai-policies={shared / 'corpus' / 'ai-policies'}", "-q"]
     assert main(["labels", "check", *args]) == 0
     cats = load_categories(root / "labels" / "categories.yaml")
     gold = read_labels(root / "labels" / "gold.csv", cats)
@@ -109,3 +110,27 @@ def test_repository_gold_set(shared, capsys, monkeypatch):
     corpus = gold[gold["corpus"] == "city-reports-2024"]
     assert len(corpus) >= 800 and corpus["source"].nunique() >= 60
     assert (corpus[CATS].sum(axis=1) == 0).mean() >= 1 / 3
+
+
+def test_repository_gold_covers_the_ai_policy_domain(shared):
+    """Issue 9: ≥ 1,500 AI-policy units from ≥ 60 % of the documents and every level, ≥ 300 of them
+    double-annotated, every category ≥ 150 positives over all gold."""
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    root = Path(__file__).resolve().parents[1]
+    cats = load_categories(root / "labels" / "categories.yaml")
+    gold = read_labels(root / "labels" / "gold.csv", cats)
+    ai = gold[gold["corpus"] == "ai-policies"]
+    index = pd.read_csv(shared / "corpus" / "ai-policies" / "index.csv", dtype=str)
+    files = ai["source"].map(lambda s: Path(s).name)
+    assert len(ai) >= 1500
+    assert files.nunique() >= 0.6 * len(index)
+    level = dict(zip(index["file"], index["level"]))
+    assert {"national", "province", "city"} <= set(files.map(level))
+    assert (gold[CATS].sum() >= 150).all()
+    agreement = json.loads((root / "labels" / "agreement.json").read_text(encoding="utf-8"))
+    assert agreement["units"] >= 300
+    assert ai["annotator"].str.contains(r"\+", regex=True).sum() >= 300   # second annotator recorded

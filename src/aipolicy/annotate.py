@@ -368,14 +368,14 @@ def audit(Y: np.ndarray, oof_proba: np.ndarray, categories: list[str]) -> pd.Dat
     probabilities; ``suspect`` lists, per unit, the categories whose given label the model contradicts
     most (probability of the given label below 0.5), and ``issue`` marks the units that cleanlab's
     confident-learning filter flags as label issues."""
-    from cleanlab.filter import find_label_issues
+    from cleanlab.multilabel_classification.filter import find_label_issues
     from cleanlab.multilabel_classification.rank import get_label_quality_scores
 
     Y = np.asarray(Y, dtype=int)
     P = np.clip(np.asarray(oof_proba, dtype=float), 1e-6, 1 - 1e-6)
     labels = [list(np.flatnonzero(r)) for r in Y]
     quality = get_label_quality_scores(labels, P)
-    issue = find_label_issues(labels, P, multi_label=True)
+    issue = find_label_issues(labels, P)
     given = np.where(Y == 1, P, 1 - P)  # probability the model gives to the label as annotated
     suspect = [";".join(f"{'-' if Y[i, j] else '+'}{categories[j]}" for j in np.argsort(given[i])
                         if given[i, j] < 0.5) for i in range(len(Y))]

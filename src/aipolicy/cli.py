@@ -175,8 +175,10 @@ def cmd_labels_audit(args) -> int:
     joined = joined.sort_values(["corpus", "source", "position"], kind="stable").reset_index(drop=True)
     cue_terms = tuple(sorted({t for c in cats for t in c.cues}))
     clf = PolicyClassifier(categories=tuple(names), cue_terms=cue_terms, **_model_params(cfg))
+    dw = {str(k): float(v) for k, v in (cfg.model.get("domain_weights") or {}).items()}
     ev = evaluate(clf, joined["text"].tolist(), joined[names].to_numpy(int), joined["doc_id"].to_numpy(),
                   {c.name: list(c.cues) for c in cats}, folds=int(cfg.evaluation.get("folds", 5)),
+                  sample_weight=[dw.get(c, 1.0) for c in joined["corpus"]] if dw else None,
                   progress=_progress(args))
     a = audit(joined[names].to_numpy(int), ev.oof_proba, names)
     keep = ["unit_id", "corpus", "source", "position", "city", "annotator", "text"]
