@@ -43,7 +43,8 @@ def uncertainty(proba: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     return 1.0 - np.clip(margin, 0.0, 1.0).min(axis=1)
 
 
-def _unit_rows(X) -> "np.ndarray | object":
+def _unit_rows(X):
+    """Rows scaled to unit length (so that a dot product is a cosine similarity)."""
     import scipy.sparse as sp
 
     X = sp.csr_matrix(X, dtype=np.float64)

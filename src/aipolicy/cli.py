@@ -182,7 +182,7 @@ def cmd_labels_audit(args) -> int:
                   progress=_progress(args))
     a = audit(joined[names].to_numpy(int), ev.oof_proba, names)
     keep = ["unit_id", "corpus", "source", "position", "city", "annotator", "text"]
-    out = pd_concat_cols(joined[[c for c in keep if c in joined]], a).sort_values(
+    out = _concat_columns(joined[[c for c in keep if c in joined]], a).sort_values(
         ["quality", "unit_id"], kind="stable")
     if args.top:
         out = out.head(args.top)
@@ -193,7 +193,7 @@ def cmd_labels_audit(args) -> int:
     return 0
 
 
-def pd_concat_cols(left, right):
+def _concat_columns(left, right):
     import pandas as pd
 
     return pd.concat([left.reset_index(drop=True), right.reset_index(drop=True)], axis=1)
