@@ -17,7 +17,6 @@ Unit texts go to --batches, outside the repository; the repository keeps ids onl
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +26,12 @@ from aipolicy import ingest
 
 SEED = 20261125
 RUN = 5
+COLUMNS = ["unit_id", "source", "position", "city", "text"]  # what an annotator sees
+
+
+def write_batch(units: pd.DataFrame, path: Path) -> None:
+    """One unit per line (JSONL), the columns an annotator sees."""
+    units[COLUMNS].to_json(path, orient="records", lines=True, force_ascii=False)
 
 
 def random_runs(units: pd.DataFrame, rng: np.random.Generator, share: float) -> pd.DataFrame:
@@ -47,20 +52,15 @@ def write_batches(sel: pd.DataFrame, folder: Path, n_batches: int, double_runs: 
     runs = sel["run"].drop_duplicates().tolist()
     batch_of = {r: i % n_batches for i, r in enumerate(runs)}  # runs are in document order
     sel = sel.assign(batch=[f"{prefix}{batch_of[r] + 1}" for r in sel["run"]], double="")
-    cols = ["unit_id", "source", "position", "city", "text"]
     for i in range(n_batches):
         own = sel[sel["batch"] == f"{prefix}{i + 1}"]
-        with (folder / f"{prefix}{i + 1}.jsonl").open("w", encoding="utf-8") as f:
-            for rec in own[cols].to_dict("records"):
-                f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        write_batch(own, folder / f"{prefix}{i + 1}.jsonl")
         nxt = sel[sel["batch"] == f"{prefix}{(i + 1) % n_batches + 1}"]
         nxt_runs = nxt["run"].drop_duplicates().tolist()
         chosen = set(rng.choice(nxt_runs, size=min(double_runs, len(nxt_runs)), replace=False))
         dbl = nxt[nxt["run"].isin(chosen)]
         sel.loc[dbl.index, "double"] = f"{prefix}{i + 1}d"
-        with (folder / f"{prefix}{i + 1}d.jsonl").open("w", encoding="utf-8") as f:
-            for rec in dbl[cols].to_dict("records"):
-                f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        write_batch(dbl, folder / f"{prefix}{i + 1}d.jsonl")
     return sel
 
 
@@ -116,15 +116,12 @@ def add_active(args) -> None:
     sel["batch"] = [f"A{i % k + 1}" for i in range(len(sel))]  # ranks dealt in turn
     sel["double"] = ""
     folder = Path(args.batches)
-    cols = ["unit_id", "source", "position", "city", "text"]
     for i in range(k):
-        own = sel[sel["batch"] == f"A{i + 1}"].sort_values(["source", "position"])
-        own[cols].to_json(folder / f"A{i + 1}.jsonl", orient="records", lines=True, force_ascii=False)
+        write_batch(sel[sel["batch"] == f"A{i + 1}"].sort_values(["source", "position"]), folder / f"A{i + 1}.jsonl")
         nxt = sel[sel["batch"] == f"A{(i + 1) % k + 1}"]
         dbl = nxt.loc[sorted(rng.choice(nxt.index, size=min(args.double_units, len(nxt)), replace=False))]
         sel.loc[dbl.index, "double"] = f"A{i + 1}d"
-        dbl.sort_values(["source", "position"])[cols].to_json(folder / f"A{i + 1}d.jsonl", orient="records",
-                                                              lines=True, force_ascii=False)
+        write_batch(dbl.sort_values(["source", "position"]), folder / f"A{i + 1}d.jsonl")
     out = sel.assign(corpus="ai-policies", pool="active", round=5,
                      level=sel["source"].map(lambda s: level.get(Path(s).name)))
     out = pd.concat([prev, out[prev.columns].astype(str)], ignore_index=True)
@@ -153,9 +150,8 @@ def add_cue_pool(args, batches: int = 2) -> None:
     sel = sel.sort_values(["source", "position"]).reset_index(drop=True)
     sel["batch"] = [f"T{i * batches // len(sel) + 1}" for i in range(len(sel))]
     sel["double"] = ""
-    cols = ["unit_id", "source", "position", "city", "text"]
     for b, part in sel.groupby("batch"):
-        part[cols].to_json(Path(args.batches) / f"{b}.jsonl", orient="records", lines=True, force_ascii=False)
+        write_batch(part, Path(args.batches) / f"{b}.jsonl")
     out = sel.assign(corpus="ai-policies", pool="cue: algorithm/compute", round=5,
                      level=sel["source"].map(lambda s: level.get(Path(s).name)))
     pd.concat([prev, out[prev.columns].astype(str)], ignore_index=True).to_csv(args.out, index=False)

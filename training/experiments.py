@@ -13,14 +13,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
-from aipolicy.classify import PolicyClassifier, evaluate, scores_table
+from aipolicy.classify import scores_table
 from aipolicy.config import load_categories, load_training_config
-from aipolicy.labels import corpus_units, join_labels, read_labels
-from aipolicy.train import _model_params
+from aipolicy.train import cross_validate, gold_units, make_classifier, unit_weights
 
 HERE = Path(__file__).resolve().parent
 VARIANTS = {
@@ -38,40 +35,24 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("variants", nargs="*", default=["base"], help=f"any of {', '.join(VARIANTS)}")
     ap.add_argument("--config", default=str(HERE / "config.yaml"))
-    ap.add_argument("--cache", default="/tmp/aipolicy-gold-joined.parquet",
-                    help="joined gold units (rebuilt when the labels file is newer)")
     args = ap.parse_args()
     cfg = load_training_config(args.config)
     cats = load_categories(cfg.categories)
     names = [c.name for c in cats]
-    cache = Path(args.cache)
-    if cache.exists() and cache.stat().st_mtime > Path(cfg.labels).stat().st_mtime:
-        joined = pd.read_parquet(cache)
-    else:
-        joined, _ = join_labels(read_labels(cfg.labels, cats), corpus_units(cfg.corpora))
-        joined = joined.sort_values(["corpus", "source", "position"], kind="stable").reset_index(drop=True)
-        joined.to_parquet(cache)
+    joined = gold_units(cfg, cats)
     sel = pd.read_csv(Path(cfg.labels).parent / "selection_ai_policies.csv", dtype=str)
-    random_ids = set(sel.loc[sel["pool"] == "random", "unit_id"])
-    texts, Y = joined["text"].tolist(), joined[names].to_numpy(int)
-    doms = joined["corpus"].to_numpy()
-    cues = {c.name: list(c.cues) for c in cats}
-    cue_terms = tuple(sorted({t for c in cats for t in c.cues}))
+    rnd = joined["unit_id"].isin(set(sel.loc[sel["pool"] == "random", "unit_id"])).to_numpy()
+    Y = joined[names].to_numpy(int)
     for v in args.variants:
         spec = dict(VARIANTS[v])
         weights = spec.pop("_weight", None)
-        sw = None if weights is None else np.array([weights.get(d, 1.0) for d in doms])
-        params = {**_model_params(cfg), **spec}
-        clf = PolicyClassifier(categories=tuple(names), cue_terms=cue_terms, **params)
         t0 = time.perf_counter()
-        with threadpool_limits(1):
-            ev = evaluate(clf, texts, Y, joined["doc_id"].to_numpy(), cues, domains=doms, sample_weight=sw,
-                          folds=int(cfg.evaluation.get("folds", 5)))
+        ev = cross_validate(cfg, cats, joined, make_classifier(cfg, cats, **spec),
+                            weights=unit_weights(weights or {}, joined["corpus"]))
         pdm = ev.per_domain()
         mac = pdm[pdm["category"] == "macro"].set_index("domain")
         none = pdm[pdm["category"] == "none flagged"].set_index("domain")
         ai = pdm[(pdm["domain"] == "ai-policies") & ~pdm["category"].isin(["macro", "none flagged"])]
-        rnd = joined["unit_id"].isin(random_ids).to_numpy()
         r_m = scores_table(Y[rnd], ev.pred[rnd], names).set_index("category").at["macro", "f1"]
         r_b = scores_table(Y[rnd], ev.baseline_pred[rnd], names).set_index("category").at["macro", "f1"]
         print(f"\n== {v} ({time.perf_counter() - t0:.0f} s)")

@@ -75,18 +75,21 @@ def suggest(units: pd.DataFrame, model, *, n: int = 200, exclude_ids=(), per_doc
     feats = model.features(texts) if hasattr(model, "features") else model.transform_texts(texts)
     Xp = _unit_rows(feats[pool])
     max_sim = np.zeros(len(pool))
-    taken = np.zeros(len(pool), dtype=bool)
+    blocked = np.zeros(len(pool), dtype=bool)   # taken, or its document has reached the cap
+    pool_doc = doc[pool]
     per: dict = {}
     picked: list[int] = []
     for _ in range(min(n, len(pool))):
-        full = np.array([per.get(d, 0) >= cap for d in doc[pool]])
-        score = np.where(taken | full, -np.inf, u[pool] - diversity * max_sim)
+        score = np.where(blocked, -np.inf, u[pool] - diversity * max_sim)
         best = int(np.argmax(score))
         if not np.isfinite(score[best]):
             break
-        taken[best] = True
+        blocked[best] = True
         picked.append(int(pool[best]))
-        per[doc[pool[best]]] = per.get(doc[pool[best]], 0) + 1
+        d = pool_doc[best]
+        per[d] = per.get(d, 0) + 1
+        if per[d] >= cap:
+            blocked |= pool_doc == d
         sim = np.asarray((Xp @ Xp[best].T).todense()).ravel()
         np.maximum(max_sim, sim, out=max_sim)
     out = cand.iloc[picked].copy()
@@ -314,8 +317,8 @@ def import_labels(gold_path: str | Path, new_path: str | Path, categories: list[
            else read_sheet(new_path, categories))
     gold = pd.read_csv(gold_path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     what = "task" if new_path.suffix.lower() == ".json" else "row"
+    info = units.drop_duplicates("unit_id").set_index("unit_id")
     if not res.problems and len(res.rows):
-        info = units.drop_duplicates("unit_id").set_index("unit_id")
         gold_by_id = gold.set_index("unit_id")
         for r in res.rows.to_dict("records"):
             uid = r["unit_id"]
@@ -333,7 +336,6 @@ def import_labels(gold_path: str | Path, new_path: str | Path, categories: list[
         shown = "\n  ".join(f"{what} {p.line}: {p.message}" if p.line else p.message for p in res.problems[:50])
         more = f"\n  … and {len(res.problems) - 50} more" if len(res.problems) > 50 else ""
         raise AipolicyError(f"{new_path}: {len(res.problems)} problem(s); nothing was merged:\n  {shown}{more}")
-    info = units.drop_duplicates("unit_id").set_index("unit_id")
     new = res.rows.drop(columns=["_line"], errors="ignore") if len(res.rows) else pd.DataFrame(columns=["unit_id"])
     new = new.assign(corpus=[info.at[u, "corpus"] if "corpus" in info else "" for u in new["unit_id"]],
                      source=[info.at[u, "source"] for u in new["unit_id"]],

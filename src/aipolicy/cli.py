@@ -161,29 +161,20 @@ def cmd_labels_import(args) -> int:
 
 def cmd_labels_audit(args) -> int:
     from .annotate import audit
-    from .classify import PolicyClassifier, evaluate
     from .config import load_categories
-    from .labels import corpus_units, join_labels, read_labels
     from .tables import check_output_path, write_table
-    from .train import _model_params
+    from .train import cross_validate, domain_weights, gold_units, make_classifier, unit_weights
 
     cfg = _training_config(args)
     cats = load_categories(cfg.categories)
     names = [c.name for c in cats]
-    joined, _ = join_labels(read_labels(Path(args.file or cfg.labels), cats),
-                            corpus_units(cfg.corpora, progress=_progress(args)))
-    joined = joined.sort_values(["corpus", "source", "position"], kind="stable").reset_index(drop=True)
-    cue_terms = tuple(sorted({t for c in cats for t in c.cues}))
-    clf = PolicyClassifier(categories=tuple(names), cue_terms=cue_terms, **_model_params(cfg))
-    dw = {str(k): float(v) for k, v in (cfg.model.get("domain_weights") or {}).items()}
-    ev = evaluate(clf, joined["text"].tolist(), joined[names].to_numpy(int), joined["doc_id"].to_numpy(),
-                  {c.name: list(c.cues) for c in cats}, folds=int(cfg.evaluation.get("folds", 5)),
-                  sample_weight=[dw.get(c, 1.0) for c in joined["corpus"]] if dw else None,
-                  progress=_progress(args))
+    joined = gold_units(cfg, cats, labels=args.file, progress=_progress(args),
+                        log=lambda m: print(m, file=sys.stderr))
+    ev = cross_validate(cfg, cats, joined, make_classifier(cfg, cats),
+                        weights=unit_weights(domain_weights(cfg), joined["corpus"]), progress=_progress(args))
     a = audit(joined[names].to_numpy(int), ev.oof_proba, names)
     keep = ["unit_id", "corpus", "source", "position", "city", "annotator", "text"]
-    out = _concat_columns(joined[[c for c in keep if c in joined]], a).sort_values(
-        ["quality", "unit_id"], kind="stable")
+    out = joined[[c for c in keep if c in joined]].join(a).sort_values(["quality", "unit_id"], kind="stable")
     if args.top:
         out = out.head(args.top)
     dest = check_output_path(args.output, (".csv", ".xlsx"))
@@ -191,12 +182,6 @@ def cmd_labels_audit(args) -> int:
     print(f"{int(a['issue'].sum())} of {len(a)} gold units flagged as likely label issues by confident "
           f"learning; {len(out)} units ranked by label quality (lowest first) -> {dest}")
     return 0
-
-
-def _concat_columns(left, right):
-    import pandas as pd
-
-    return pd.concat([left.reset_index(drop=True), right.reset_index(drop=True)], axis=1)
 
 
 def cmd_suggest(args) -> int:

@@ -52,33 +52,63 @@ def _model_params(cfg: TrainingConfig) -> dict:
             "calibration_cv": int(m.get("calibration_cv", 3)), "random_state": int(m.get("seed", 0))}
 
 
+def gold_units(cfg: TrainingConfig, cats, *, labels: str | Path | None = None, progress: bool = False,
+               log=print) -> pd.DataFrame:
+    """The gold labels joined to their text by ingesting the configured corpora, in a fixed order."""
+    joined, missing = join_labels(read_labels(labels or cfg.labels, cats),
+                                  corpus_units(cfg.corpora, progress=progress))
+    if len(missing):
+        log(f"warning: {len(missing)} labelled unit(s) match no unit of the corpora and are left out "
+            f"(first: {', '.join(missing['unit_id'].head(3))}); run 'aipolicy labels check'")
+    joined = joined.sort_values(["corpus", "source", "position"], kind="stable").reset_index(drop=True)
+    joined.attrs["missing"] = len(missing)
+    return joined
+
+
+def make_classifier(cfg: TrainingConfig, cats, **overrides) -> PolicyClassifier:
+    """The configured (unfitted) classifier; ``overrides`` replace hyper-parameters."""
+    cue_terms = tuple(sorted({t for c in cats for t in c.cues})) if cfg.model.get("cue_features", True) else ()
+    return PolicyClassifier(categories=tuple(c.name for c in cats), cue_terms=cue_terms,
+                            **{**_model_params(cfg), **overrides})
+
+
+def domain_weights(cfg: TrainingConfig) -> dict[str, float]:
+    return {str(k): float(v) for k, v in (cfg.model.get("domain_weights") or {}).items()}
+
+
+def unit_weights(dw: dict[str, float], corpora) -> np.ndarray | None:
+    """Each unit's weight in the fits, from its corpus (None when no domain is weighted)."""
+    return np.array([dw.get(c, 1.0) for c in corpora]) if dw else None
+
+
+def cross_validate(cfg: TrainingConfig, cats, joined: pd.DataFrame, clf: PolicyClassifier, *,
+                   weights=None, progress: bool = False):
+    """Grouped cross-validation of ``clf`` on the gold units, BLAS limited to one thread (on a shared
+    2-core machine its threads thrash: 290 s against 39 s measured)."""
+    names = [c.name for c in cats]
+    with threadpool_limits(1):
+        return evaluate(clf, joined["text"].tolist(), joined[names].to_numpy(int), joined["doc_id"].to_numpy(),
+                        {c.name: list(c.cues) for c in cats}, folds=int(cfg.evaluation.get("folds", 5)),
+                        domains=joined["corpus"].to_numpy(), sample_weight=weights, progress=progress)
+
+
 def train(cfg: TrainingConfig, *, name: str = "default", agreement: str | Path | None = "labels/agreement.json",
           progress: bool = False, log=print) -> tuple[Path, dict]:
     cats = load_categories(cfg.categories)
     names = [c.name for c in cats]
-    labels = read_labels(cfg.labels, cats)
-    units = corpus_units(cfg.corpora, progress=progress)
-    joined, missing = join_labels(labels, units)
-    if len(missing):
-        log(f"warning: {len(missing)} labelled unit(s) match no unit of the corpora and are left out "
-            f"(first: {', '.join(missing['unit_id'].head(3))}); run 'aipolicy labels check'")
+    joined = gold_units(cfg, cats, progress=progress, log=log)
     if len(joined) < 20:
         raise AipolicyError(f"only {len(joined)} labelled units joined to text; need at least 20 to train")
-    joined = joined.sort_values(["corpus", "source", "position"], kind="stable").reset_index(drop=True)
-    texts, Y, groups = joined["text"].tolist(), joined[names].to_numpy(int), joined["doc_id"].to_numpy()
     params = _model_params(cfg)
-    cue_terms = tuple(sorted({t for c in cats for t in c.cues})) if cfg.model.get("cue_features", True) else ()
-    clf = PolicyClassifier(categories=tuple(names), cue_terms=cue_terms, **params)
-    folds = int(cfg.evaluation.get("folds", 5))
+    clf = make_classifier(cfg, cats)
     log(f"training on {len(joined)} units from {joined['doc_id'].nunique()} documents; "
-        f"{folds}-fold cross-validation grouped by document")
-    dw = {str(k): float(v) for k, v in (cfg.model.get("domain_weights") or {}).items()}
-    weights = np.array([dw.get(c, 1.0) for c in joined["corpus"]]) if dw else None
-    with threadpool_limits(1):  # BLAS threads thrash on a shared 2-core machine (290 s vs 39 s measured)
-        ev = evaluate(clf, texts, Y, groups, {c.name: list(c.cues) for c in cats}, folds=folds,
-                      domains=joined["corpus"].to_numpy(), sample_weight=weights, progress=progress)
+        f"{int(cfg.evaluation.get('folds', 5))}-fold cross-validation grouped by document")
+    dw = domain_weights(cfg)
+    weights = unit_weights(dw, joined["corpus"])
+    ev = cross_validate(cfg, cats, joined, clf, weights=weights, progress=progress)
+    with threadpool_limits(1):
         final = clone(clf).set_params(thresholds=[float(t) for t in ev.thresholds]).fit(
-            texts, Y, sample_weight=weights)
+            joined["text"].tolist(), joined[names].to_numpy(int), sample_weight=weights)
 
     ia = None
     if agreement and Path(agreement).is_file():
@@ -100,7 +130,7 @@ def train(cfg: TrainingConfig, *, name: str = "default", agreement: str | Path |
             "units": len(joined), "documents": int(joined["doc_id"].nunique()),
             "corpora": {k: str(v) for k, v in cfg.corpora.items()}, "labels_file": str(cfg.labels),
             "sha256": dh, "label_counts": {c: int(joined[c].sum()) for c in names},
-            "none": int((joined[names].sum(axis=1) == 0).sum()), "missing_labels": int(len(missing)),
+            "none": int((joined[names].sum(axis=1) == 0).sum()), "missing_labels": int(joined.attrs["missing"]),
         },
         "evaluation": {
             "method": f"{ev.folds}-fold GroupKFold by document; thresholds for each fold chosen on the other "
