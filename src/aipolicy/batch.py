@@ -48,11 +48,11 @@ class LabelRun:
 _MODEL = None
 
 
-def _init_worker(model_name, models_dir):
+def _init_worker(model_name, models_dir, thresholds=None):
     global _MODEL
-    from .models import load_predictor
+    from .models import load_predictor, override_thresholds
 
-    _MODEL = load_predictor(model_name, models_dir)
+    _MODEL = override_thresholds(load_predictor(model_name, models_dir), thresholds)
 
 
 def _label_file(task) -> dict:
@@ -105,15 +105,17 @@ def _task_key(path: Path, source: str) -> str:
 
 
 def label_files(paths, output, *, model=None, models_dir=None, jobs: int = 1, resume: bool = False,
-                max_bytes: int = DEFAULT_MAX_BYTES, exclude=DEFAULT_EXCLUDE, progress: bool = False) -> LabelRun:
+                max_bytes: int = DEFAULT_MAX_BYTES, exclude=DEFAULT_EXCLUDE, progress: bool = False,
+                thresholds: dict | None = None) -> LabelRun:
+    """Label ``paths`` into ``output``; ``thresholds`` ({category: value}) overrides the model's."""
     from tqdm.auto import tqdm
 
     global _MODEL
-    from .models import load_predictor, resolve_model
+    from .models import load_predictor, override_thresholds, resolve_model
 
     out = check_output_path(output, LABEL_FORMATS)
     model_dir = resolve_model(model, models_dir)
-    clf = load_predictor(model_dir)  # verified once, up front, before any work
+    clf = override_thresholds(load_predictor(model_dir), thresholds)  # verified once, up front
     cats = list(clf.categories_)
     files = discover(paths)
 
@@ -121,6 +123,8 @@ def label_files(paths, output, *, model=None, models_dir=None, jobs: int = 1, re
     state_file = parts / "state.jsonl"
     done: dict[str, dict] = {}
     run_id = {"model": clf.card_.get("artifact", {}).get("sha256"), "output": out.name}
+    if thresholds:
+        run_id["thresholds"] = [float(t) for t in clf.thresholds_]
     if parts.exists() and resume:
         header, *lines = state_file.read_text(encoding="utf-8").splitlines() if state_file.exists() else [""]
         if header and json.loads(header) != run_id:
@@ -179,7 +183,7 @@ def label_files(paths, output, *, model=None, models_dir=None, jobs: int = 1, re
                 _MODEL = clf
                 ctx, init, initargs = mp.get_context("fork"), None, ()
             else:
-                ctx, init, initargs = mp.get_context(), _init_worker, (str(model_dir), None)
+                ctx, init, initargs = mp.get_context(), _init_worker, (str(model_dir), None, thresholds)
             with ctx.Pool(min(jobs, len(work)), initializer=init, initargs=initargs) as pool:
                 for res in pool.imap(_label_file, work, chunksize=1):
                     record(res, keys[res["idx"]])

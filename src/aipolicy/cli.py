@@ -268,16 +268,35 @@ def cmd_models_show(args) -> int:
     return 0
 
 
+def _thresholds(args) -> dict[str, float]:
+    from .evaluation import parse_thresholds
+
+    return parse_thresholds(getattr(args, "threshold", None))
+
+
 def cmd_label(args) -> int:
     from .batch import label_files
 
     run = label_files(args.paths, args.output, model=args.model, models_dir=args.models_dir, jobs=args.jobs,
                       resume=args.resume, max_bytes=int(args.max_mb * 1e6), exclude=_exclude(args),
-                      progress=_progress(args))
+                      progress=_progress(args), thresholds=_thresholds(args))
     from .tables import manifest_path
 
     print(f"{run.summary()} -> {run.output} (manifest: {manifest_path(run.output)})")
     return 1 if _explicit_failures(args, run.manifest) else 0
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluation import evaluate_file
+
+    m = evaluate_file(args.file, args.output, model=args.model, models_dir=args.models_dir,
+                      thresholds=_thresholds(args), corpora=args.corpus, categories_file=args.categories,
+                      progress=_progress(args))
+    base = m["keyword_baseline"]
+    print(f"{m['units']} units: macro F1 {m['model']['macro_f1']:.3f}"
+          + (f" (keyword baseline {base['macro_f1']:.3f})" if base else " (no keyword baseline)")
+          + f", micro F1 {m['model']['micro_f1']:.3f} -> {Path(args.output) / 'summary.md'}")
+    return 0
 
 
 def _labelled_units(args, out_dir: Path):
@@ -303,6 +322,11 @@ def _labelled_units(args, out_dir: Path):
     Path(str(tmp) + ".manifest.csv").replace(out_dir / "manifest.csv")
     skipped = int((run.manifest["status"] != "ok").sum())
     return units, run.categories, run.model_card, skipped
+
+
+def _add_threshold_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threshold", action="append", metavar="CATEGORY=VALUE", default=None,
+                   help="use VALUE (0–1) instead of the model's decision threshold for CATEGORY (repeatable)")
 
 
 def _topic_options(p: argparse.ArgumentParser) -> None:
@@ -417,7 +441,29 @@ def build_parser() -> argparse.ArgumentParser:
                    help="worker processes (default: number of CPUs, at most 4); output is identical for any N")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run into the same OUT without redoing finished files")
+    _add_threshold_option(p)
     p.set_defaults(func=cmd_label)
+
+    p = sub.add_parser("evaluate", help="measure a model on your own labelled units (vs. the keyword baseline)",
+                       description="Score a model on a labelled table: an id column ('id' or 'unit_id'), one 0/1 "
+                                   "column per category and a 'text' column (or ids of units of the --corpus "
+                                   "folders). Writes DIR/metrics.json (per-category precision, recall, F1, "
+                                   "support, average precision, confusion counts, macro/micro F1, share of none "
+                                   "units given a label; model and keyword baseline), per_category.csv, "
+                                   "confusion.csv, thresholds.csv, pr_curves.csv, predictions.csv, "
+                                   "figures/pr_<category>.png and summary.md.")
+    p.add_argument("file", help="labelled table: .csv, .jsonl, .parquet or .xlsx")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
+    p.add_argument("-m", "--model", default=None, help="model name or folder (default: the shipped 'default')")
+    p.add_argument("--models-dir", default=None, help="a folder of models to look in before the package's own")
+    p.add_argument("--corpus", action="append", metavar="[NAME=]PATH",
+                   help="folder whose ingested units the ids refer to, when FILE has no 'text' column (repeatable)")
+    p.add_argument("--categories", default="labels/categories.yaml",
+                   help="categories file with the cue terms of the keyword baseline (default: %(default)s; "
+                        "without it the baseline is left out)")
+    _add_threshold_option(p)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_evaluate)
 
     for name in ("topics", "report"):
         if name == "topics":

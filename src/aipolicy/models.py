@@ -104,6 +104,26 @@ def load_predictor(name: str | os.PathLike | None = None, models_dir: str | os.P
     return _load_verified(folder, read_card(folder), "predictor", PREDICTOR)
 
 
+def override_thresholds(model, overrides: dict | None):
+    """Replace some of ``model.thresholds_`` ({category: value in [0, 1]}); unknown categories are an error."""
+    if not overrides:
+        return model
+    import numpy as np
+
+    cats = [str(c) for c in model.categories_]
+    unknown = [c for c in overrides if c not in cats]
+    if unknown:
+        raise AipolicyError(f"--threshold: unknown category {', '.join(unknown)} (the model's categories: "
+                            f"{', '.join(cats)})")
+    th = np.array(model.thresholds_, dtype=float)
+    for c, v in overrides.items():
+        if not 0.0 <= float(v) <= 1.0:
+            raise AipolicyError(f"--threshold {c}={v}: the value must be between 0 and 1")
+        th[cats.index(c)] = float(v)
+    model.thresholds_ = th
+    return model
+
+
 def save_model(clf, folder: str | os.PathLike, card: dict, human_card: str) -> Path:
     """Write the estimator and its Predictor, card.json (with both sha256) and MODEL_CARD.md;
     replaces the folder."""
@@ -152,4 +172,4 @@ def list_models(models_dir: str | os.PathLike | None = None) -> list[dict]:
     return rows
 
 
-__all__ = ["load_model", "load_predictor", "save_model", "list_models", "resolve_model", "read_card", "atomic_path"]
+__all__ = ["load_model", "load_predictor", "override_thresholds", "save_model", "list_models", "resolve_model", "read_card", "atomic_path"]
