@@ -2,19 +2,35 @@
 
 The Python API mirrors the CLI stages: ingest → units → cities → tokenize/features → classify
 → topics → report.
+
+Names are imported on first use (PEP 562), so ``import aipolicy`` and ``aipolicy --help`` do not
+pay for pandas, numpy or the readers (about 0.4 s) until a command needs them.
 """
-from .errors import AipolicyError, ModelIntegrityError, SkipFile
-from .ingest import IngestResult, ingest, ingest_files
-from .models import load_model
+from __future__ import annotations
 
-
-def label_files(*args, **kwargs):
-    """Label files and folders into a table; see :func:`aipolicy.batch.label_files`."""
-    from .batch import label_files as _label_files
-
-    return _label_files(*args, **kwargs)
+from importlib import import_module
 
 __version__ = "0.1.0"
 
-__all__ = ["AipolicyError", "ModelIntegrityError", "SkipFile", "IngestResult", "ingest",
-           "ingest_files", "load_model", "label_files", "__version__"]
+_LAZY = {
+    "AipolicyError": "errors", "ModelIntegrityError": "errors", "SkipFile": "errors",
+    "IngestResult": "ingest", "ingest": "ingest", "ingest_files": "ingest",
+    "load_model": "models",
+    "label_files": "batch",
+    "evaluate_file": "evaluation",
+}
+
+__all__ = [*_LAZY, "__version__"]
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'aipolicy' has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

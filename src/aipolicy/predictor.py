@@ -16,10 +16,27 @@ from itertools import repeat
 import numpy as np
 import scipy.sparse as sp
 
-from .tokens import tokenize
+from .tokens import _cutter, tokenize
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing multiplier
 _BASE = np.uint64(1_000_003)
+
+
+def count_matrix(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    """CSR matrix of how often each (row, col) pair occurs, indices sorted within rows.
+
+    The same matrix as ``csr_matrix((ones, (rows, cols))).sum_duplicates()``, from one ``np.unique``
+    over the flattened positions instead of scipy's COO → CSR conversion and per-row index sort.
+    """
+    n_rows, width = shape
+    key = rows.astype(np.int64) * width + cols.astype(np.int64)
+    uniq, counts = np.unique(key, return_counts=True)
+    r = uniq // width
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(r, minlength=n_rows), out=indptr[1:])
+    idx_dtype = np.int32 if max(width, len(uniq)) < 2**31 else np.int64
+    return sp.csr_matrix((counts.astype(np.float64), (uniq - r * width).astype(idx_dtype),
+                          indptr.astype(idx_dtype)), shape=shape)
 
 
 def char_ngram_counts(texts, ngram_range=(2, 3), n_bits=18) -> sp.csr_matrix:
@@ -51,11 +68,7 @@ def char_ngram_counts(texts, ngram_range=(2, 3), n_bits=18) -> sp.csr_matrix:
         ok = (doc[:m] >= 0) & (doc[:m] == doc[n - 1:n - 1 + m])
         rows.append(doc[:m][ok])
         cols.append(((h[ok] + np.uint64(n)) * _MIX) >> shift)
-    r = np.concatenate(rows)
-    c = np.concatenate(cols).astype(np.int64)
-    X = sp.csr_matrix((np.ones(len(r), dtype=np.float64), (r, c)), shape=(n_docs, width))
-    X.sum_duplicates()
-    return X
+    return count_matrix(np.concatenate(rows), np.concatenate(cols), (n_docs, width))
 
 
 def mask_columns(X: sp.csr_matrix, keep: np.ndarray) -> sp.csr_matrix:
@@ -90,24 +103,43 @@ def top_terms(X, predicted, coef, names, k: int = 3) -> list[str]:
     """For each unit, the ``k`` word features that pushed its predicted labels up most.
 
     ``coef`` (categories × features, dense or sparse) holds each feature's weight per category; the
-    word features are the first ``len(names)`` columns of ``X``.
+    word features are the first ``len(names)`` columns of ``X``. A feature's push is its largest
+    weight × value over the unit's predicted categories; ties keep the order of the row's entries.
+    One vectorised pass over all non-zeros instead of a Python loop per unit.
     """
     n_words = len(names)
     Xw = X if X.shape[1] == n_words else X[:, :n_words].tocsr()
     W = coef[:, :n_words]
     W = W.toarray() if sp.issparse(W) else np.asarray(W)
-    out = []
-    for i in range(Xw.shape[0]):
-        cats = np.flatnonzero(predicted[i])
-        lo, hi = Xw.indptr[i], Xw.indptr[i + 1]
-        if not len(cats) or lo == hi:
-            out.append("")
-            continue
-        idx, val = Xw.indices[lo:hi], Xw.data[lo:hi]
-        contrib = (W[cats][:, idx] * val).max(axis=0)
-        order = np.argsort(-contrib, kind="stable")[:k]
-        out.append(";".join(names[idx[o]] for o in order if contrib[o] > 0))
-    return out
+    predicted = np.asarray(predicted).astype(bool)
+    n = Xw.shape[0]
+    row = np.repeat(np.arange(n), np.diff(Xw.indptr))
+    idx, val = Xw.indices, Xw.data
+    push = np.where(predicted[row].T, W[:, idx] * val, -np.inf)  # categories × non-zeros
+    contrib = push.max(axis=0) if len(push) else np.full(len(idx), -np.inf)
+    keep = contrib > 0
+    pos = np.arange(len(idx))[keep]
+    row, contrib, idx = row[keep], contrib[keep], idx[keep]
+    order = np.lexsort((pos, -contrib, row))  # by row, then push descending, then entry order
+    row, idx = row[order], idx[order]
+    first = np.searchsorted(row, row, side="left")
+    top = (np.arange(len(row)) - first) < k
+    out = [[] for _ in range(n)]
+    for i, j in zip(row[top].tolist(), idx[top].tolist()):
+        out[i].append(names[j])
+    return [";".join(t) for t in out]
+
+
+def label_strings(predicted, categories) -> list[str]:
+    """';'-joined category names of each row of a 0/1 matrix (empty for none)."""
+    predicted = np.asarray(predicted).astype(bool)
+    k = predicted.shape[1]
+    if k > 16:
+        return [";".join(np.asarray(categories)[np.flatnonzero(r)]) for r in predicted]
+    cats = [str(c) for c in categories]
+    table = [";".join(c for b, c in enumerate(cats) if code >> b & 1) for code in range(1 << k)]
+    codes = predicted.astype(np.int64) @ (1 << np.arange(k, dtype=np.int64)) if k else np.zeros(len(predicted), int)
+    return [table[c] for c in codes.tolist()]
 
 
 def add_label_columns(units, proba, thresholds, categories, evidence):
@@ -127,7 +159,8 @@ def _tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
     np.log(X.data, out=X.data)
     X.data += 1.0
     X.data *= idf[X.indices]
-    norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
+    sq = sp.csr_matrix((X.data * X.data, X.indices, X.indptr), shape=X.shape)
+    norms = np.sqrt(np.asarray(sq.sum(axis=1)).ravel())  # X.multiply(X).sum(axis=1), same arithmetic
     norms[norms == 0] = 1.0
     X.data /= np.repeat(norms, np.diff(X.indptr))
     return X
@@ -173,18 +206,31 @@ class Predictor:
         lo, hi = self.word_ngram_range
         get = self.vocabulary.get
         indptr, ids = [0], []
+        if (lo, hi) == (1, 1) and self._vocabulary_alnum():
+            # single words: tokenize() only drops tokens that are not alphanumeric (punctuation,
+            # spaces), and such a token is never in a vocabulary built from tokenize(): look the raw
+            # segmentation up directly and skip the filter and the list per text
+            cut = _cutter()
+            for t in texts:
+                ids.extend(map(get, cut(t), repeat(-1)))  # -1: not in the vocabulary
+                indptr.append(len(ids))
+            texts = ()
         for t in texts:
             toks = tokenize(t)
             for n in range(lo, hi + 1):
                 grams = toks if n == 1 else map(" ".join, zip(*(toks[i:] for i in range(n))))
                 ids.extend(map(get, grams, repeat(-1)))  # -1: not in the vocabulary
             indptr.append(len(ids))
+        n_texts = len(indptr) - 1
         ids = np.asarray(ids, dtype=np.int64)
         known = ids >= 0
-        rows = np.repeat(np.arange(len(texts)), np.diff(indptr))[known]
-        X = sp.csr_matrix((np.ones(int(known.sum())), (rows, ids[known])), shape=(len(texts), len(self.word_idf)))
-        X.sum_duplicates()
-        return X
+        rows = np.repeat(np.arange(n_texts), np.diff(indptr))[known]
+        return count_matrix(rows, ids[known], (n_texts, len(self.word_idf)))
+
+    def _vocabulary_alnum(self) -> bool:
+        if "_alnum" not in self.__dict__:
+            self._alnum = all(map(str.isalnum, self.word_names))
+        return self._alnum
 
     def _cue_matrix(self, texts) -> sp.csr_matrix:
         if "_cue_re" not in self.__dict__:
@@ -226,7 +272,7 @@ class Predictor:
         proba = self._proba(blocks)
         pred = proba >= self.thresholds_
         cols = {f"p_{c}": np.round(proba[:, j], 4) for j, c in enumerate(self.categories_)}
-        cols["labels"] = [";".join(self.categories_[np.flatnonzero(r)]) for r in pred]
+        cols["labels"] = label_strings(pred, self.categories_)
         cols["evidence"] = top_terms(blocks[0], pred, self.coef, self.word_names, evidence_terms)
         return cols
 

@@ -25,14 +25,19 @@ def _userdict_entries() -> list[tuple[str, int]]:
 
 @lru_cache(maxsize=1)
 def _cutter():
-    """The segmentation function, built once per process (user dictionary loaded)."""
+    """The segmentation function, built once per process (user dictionary loaded).
+
+    ``import rjieba`` already builds jieba's default dictionary for its module-level functions;
+    the domain words are added to that one instead of building a second ``rjieba.Jieba()``
+    (0.2–0.4 s saved per process). The module-level dictionary is shared by every user of rjieba
+    in the process, which in this package is only this module.
+    """
     try:
         import rjieba
 
-        seg = rjieba.Jieba()
         for word, freq in _userdict_entries():
-            seg.add_word(word, freq, None)
-        return seg.cut
+            rjieba.add_word(word, freq, None)
+        return rjieba.cut
     except ImportError:  # pragma: no cover - rjieba is a declared dependency
         import jieba
 
