@@ -119,3 +119,18 @@ def test_evaluate_beats_baseline_on_fixture():
     assert ev.baseline_macro_f1 == 0.0
     assert ev.macro_f1 > 0.3
     assert ev.oof_proba.shape == Y.shape and len(ev.thresholds) == 6
+
+
+def test_evaluate_in_two_processes_and_refit_match_one_process_and_a_plain_fit():
+    """Folds and the final fit run in parallel: same probabilities, thresholds and final model as
+    running them one after the other, and the refitted model equals fitting on all units."""
+    texts, Y, groups = _data()
+    cues = {c: ["__never__"] for c in CATS}
+    one = evaluate(_clf(), texts, Y, groups, cues, folds=3, n_jobs=1, refit=True)
+    two = evaluate(_clf(), texts, Y, groups, cues, folds=3, n_jobs=2, refit=True)
+    np.testing.assert_array_equal(one.oof_proba, two.oof_proba)
+    np.testing.assert_array_equal(one.thresholds, two.thresholds)
+    plain = _clf(thresholds=[float(t) for t in one.thresholds]).fit(texts, Y)
+    np.testing.assert_array_equal(two.refitted.predict_proba(texts), plain.predict_proba(texts))
+    np.testing.assert_array_equal(two.refitted.thresholds_, plain.thresholds_)
+    assert evaluate(_clf(), texts, Y, groups, cues, folds=3).refitted is None

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
@@ -95,7 +96,9 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
                 self.estimators_.append(float(n_pos > 0))  # constant: nothing to learn
                 coefs.append(np.zeros(Xv.shape[1]))
                 continue
-            base = LogisticRegression(C=self.C, class_weight=self.class_weight, solver="liblinear",
+            # dual liblinear: with far more features than units it reaches the same optimum as the
+            # primal solver about 3x faster (measured on the gold: 17.5 s -> 5.6 s for six fits)
+            base = LogisticRegression(C=self.C, class_weight=self.class_weight, solver="liblinear", dual=True,
                                       max_iter=2000, random_state=self.random_state)
             folds = min(self.calibration_cv, n_pos, n_neg)
             if folds >= 2:
@@ -231,6 +234,7 @@ class Evaluation:
     baseline_pred: np.ndarray | None = None
     Y: np.ndarray | None = None
     domains: np.ndarray | None = None        # e.g. the corpus of every unit
+    refitted: "PolicyClassifier | None" = None  # with refit=True: fitted on all units, final thresholds
 
     def per_domain(self) -> pd.DataFrame:
         """Per domain (and 'all'): per-category and macro scores of the model next to the baseline, and
@@ -283,13 +287,27 @@ def grouped_folds(groups, folds: int) -> np.ndarray:
     return fold_of
 
 
+def _fold_proba(clf: PolicyClassifier, texts: list[str], Y: np.ndarray, sw, test: np.ndarray) -> np.ndarray:
+    """Probabilities for the units of one fold from a model fitted on all other folds."""
+    tr, te = np.flatnonzero(~test), np.flatnonzero(test)
+    m = clone(clf).set_params(thresholds=None)
+    m.fit([texts[i] for i in tr], Y[tr], sample_weight=None if sw is None else sw[tr])
+    return m.predict_proba([texts[i] for i in te])
+
+
+def _refit(clf: PolicyClassifier, texts: list[str], Y: np.ndarray, sw) -> PolicyClassifier:
+    return clone(clf).set_params(thresholds=None).fit(texts, Y, sample_weight=sw)
+
+
 def evaluate(clf: PolicyClassifier, texts, Y: np.ndarray, groups, cues: dict, *, folds: int = 5,
-             domains=None, sample_weight=None, progress: bool = False) -> Evaluation:
+             domains=None, sample_weight=None, progress: bool = False, n_jobs: int = 1,
+             refit: bool = False) -> Evaluation:
     """Grouped cross-validation: no document on both sides of a split.
 
     Out-of-fold probabilities come from models that never saw the unit's document. Reported scores
     use, for each fold, thresholds chosen on the *other* folds' out-of-fold predictions, so no
     threshold is tuned on the units it is scored on. The final thresholds use all of them.
+    ``refit=True`` also fits the final model on all units (``Evaluation.refitted``, with those thresholds).
     """
     from tqdm.auto import tqdm
 
@@ -297,13 +315,21 @@ def evaluate(clf: PolicyClassifier, texts, Y: np.ndarray, groups, cues: dict, *,
     Y = np.asarray(Y, dtype=int)
     fold_of = grouped_folds(groups, folds)
     folds = int(fold_of.max()) + 1
+    sw = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    tasks = [delayed(_fold_proba)(clf, texts, Y, sw, fold_of == k) for k in range(folds)]
+    if refit:  # the final model does not depend on the folds: it is fitted alongside them
+        tasks.append(delayed(_refit)(clf, texts, Y, sw))
+    # each model is independent: they run in ``n_jobs`` processes (joblib gives each worker one BLAS
+    # thread) and come back in order, so the outcome does not depend on n_jobs
     P = np.zeros(Y.shape)
-    for k in tqdm(range(folds), desc="cross-validation", unit="fold", disable=not progress):
-        tr, te = np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)
-        m = clone(clf).set_params(thresholds=None)
-        m.fit([texts[i] for i in tr], Y[tr], sample_weight=None if sample_weight is None else
-              np.asarray(sample_weight)[tr])
-        P[te] = m.predict_proba([texts[i] for i in te])
+    results = Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
+    final = None
+    for k, out in enumerate(tqdm(results, total=len(tasks), desc="cross-validation", unit="fit",
+                                 disable=not progress)):
+        if k < folds:
+            P[fold_of == k] = out
+        else:
+            final = out
     pred = np.zeros_like(Y)
     for k in range(folds):
         te = fold_of == k
@@ -312,6 +338,11 @@ def evaluate(clf: PolicyClassifier, texts, Y: np.ndarray, groups, cues: dict, *,
     cats = list(clf.categories)
     base = KeywordBaseline(cues={c: cues[c] for c in cats}).fit()
     bpred = base.predict(texts)
+    thresholds = best_thresholds(Y, P)
+    if final is not None:  # thresholds are not used in fitting: set them on the fitted model
+        final.thresholds = [float(t) for t in thresholds]
+        final.thresholds_ = np.asarray(thresholds, dtype=float)
     return Evaluation(model=scores_table(Y, pred, cats), baseline=scores_table(Y, bpred, cats),
-                      thresholds=best_thresholds(Y, P), oof_proba=P, folds=folds, pred=pred,
-                      baseline_pred=bpred, Y=Y, domains=None if domains is None else np.asarray(domains))
+                      thresholds=thresholds, oof_proba=P, folds=folds, pred=pred,
+                      baseline_pred=bpred, Y=Y, domains=None if domains is None else np.asarray(domains),
+                      refitted=final)

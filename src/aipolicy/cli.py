@@ -237,6 +237,8 @@ def cmd_train(args) -> int:
         cfg.model["seed"] = args.seed
     if args.folds is not None:
         cfg.evaluation["folds"] = args.folds
+    if args.jobs is not None:
+        cfg.evaluation["jobs"] = args.jobs
     agreement = args.agreement or cfg.labels.parent / "agreement.json"
     folder, card = train(cfg, name=args.name, agreement=agreement, progress=_progress(args))
     print(f"model written to {folder} (card: {folder / 'MODEL_CARD.md'})")
@@ -509,6 +511,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="default", help="model name, i.e. folder under the models dir (default: %(default)s)")
     p.add_argument("--seed", type=int, help="random seed (default: from the configuration)")
     p.add_argument("--folds", type=int, help="cross-validation folds (default: from the configuration)")
+    p.add_argument("-j", "--jobs", type=int,
+                   help="processes for the cross-validation fits and the final fit (default: from the configuration)")
     p.add_argument("--agreement", default=None,
                    help="inter-annotator agreement to record in the card (default: agreement.json beside the labels)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
