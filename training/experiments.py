@@ -13,9 +13,10 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from aipolicy.classify import scores_table
+from aipolicy.classify import best_thresholds, grouped_folds, scores_table
 from aipolicy.config import load_categories, load_training_config
 from aipolicy.train import cross_validate, gold_units, make_classifier, unit_weights
 
@@ -28,13 +29,46 @@ VARIANTS = {
     "w_ai2": {"_weight": {"ai-policies": 2.0}},
     "w_ai3": {"_weight": {"ai-policies": 3.0}},
     "nocw": {"class_weight": None},
+    "wb12": {"word_ngram_range": (1, 2), "_weight": {"ai-policies": 2.0}},
 }
+
+
+def frontier(ev, Y, fold_of, domains, names) -> None:
+    """Post-hoc on a variant's out-of-fold probabilities (thresholds still chosen on the other folds):
+    (a) thresholds per domain (AI policies / the rest), (b) a gate that keeps a unit's labels only when
+    its highest probability reaches g — the trade-off between macro F1 and none units flagged."""
+    P, ai = ev.oof_proba, domains == "ai-policies"
+
+    def show(pred, tag):
+        cells = []
+        for d in ("ai-policies", "city-reports-2024", "seeds"):
+            m = domains == d
+            none = Y[m].sum(axis=1) == 0
+            f = scores_table(Y[m], pred[m], names).set_index("category").at["macro", "f1"]
+            cells.append(f"{d} {f:.3f} none {pred[m][none].any(axis=1).mean():.2f}")
+        print(f"  {tag:<22}" + " | ".join(cells))
+
+    pred = np.zeros_like(Y)
+    for k in np.unique(fold_of):
+        te = fold_of == k
+        for g in (ai, ~ai):
+            pred[te & g] = P[te & g] >= best_thresholds(Y[~te & g], P[~te & g])
+    show(pred, "per-domain thresholds")
+    top = P.max(axis=1)
+    for gate in (0.0, 0.3, 0.5, 0.7, 0.8):
+        pred = np.zeros_like(Y)
+        for k in np.unique(fold_of):
+            te, tr = fold_of == k, (fold_of != k) & (top >= gate)
+            pred[te] = (P[te] >= best_thresholds(Y[tr], P[tr])) & (top[te, None] >= gate)
+        show(pred, f"gate max p >= {gate}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("variants", nargs="*", default=["base"], help=f"any of {', '.join(VARIANTS)}")
     ap.add_argument("--config", default=str(HERE / "config.yaml"))
+    ap.add_argument("--frontier", action="store_true",
+                    help="also print per-domain thresholds and the none-flagged / macro-F1 trade-off of a gate")
     args = ap.parse_args()
     cfg = load_training_config(args.config)
     cats = load_categories(cfg.categories)
@@ -61,6 +95,8 @@ def main() -> None:
         print("  ai-policies per category: " + ", ".join(f"{r.category} {r.f1:.2f}/{r.baseline_f1:.2f}"
                                                         for r in ai.itertuples()))
         print(f"  ai-policies random share ({rnd.sum()} units): {r_m:.3f} / baseline {r_b:.3f}")
+        if args.frontier:
+            frontier(ev, Y, grouped_folds(joined["doc_id"].to_numpy(), ev.folds), joined["corpus"].to_numpy(), names)
         sys.stdout.flush()
 
 
