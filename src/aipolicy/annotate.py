@@ -200,10 +200,7 @@ def _sheet_rows(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
     return header, [(i + 2, r) for i, r in enumerate(df.to_dict("records"))]
 
 
-def read_sheet(path: str | Path, categories: list[str]) -> ImportResult:
-    """Validate a filled labelling sheet; rows whose category cells are all empty are not labelled yet."""
-    path = Path(path)
-    header, rows = _sheet_rows(path)
+def _sheet_header_problems(header: list[str], categories: list[str]) -> list[Problem]:
     problems = []
     known = set(categories) | {"note", "rank", "uncertainty", "annotator", *SHEET_COLUMNS}
     if "unit_id" not in header:
@@ -216,38 +213,103 @@ def read_sheet(path: str | Path, categories: list[str]) -> ImportResult:
             problems.append(Problem(1, f"unknown column '{c}' (categories: {', '.join(categories)})"))
     if len(set(header)) != len(header):
         problems.append(Problem(1, "duplicate column names"))
+    return problems
+
+
+def _sheet_record(line: int, r: dict, header: list[str], categories: list[str], first: dict):
+    """One sheet row: None when not labelled yet, a list of problems, or the validated record."""
+    if r.get("__fields__", len(header)) != len(header):
+        return [Problem(line, f"{r['__fields__']} fields, expected {len(header)}")]
+    uid = str(r.get("unit_id", "")).strip()
+    vals = {c: str(r.get(c, "")).strip() for c in categories}
+    if not any(vals.values()):
+        return None
+    if not uid:
+        return [Problem(line, "empty unit_id")]
+    if uid in first:
+        return [Problem(line, f"duplicate unit_id {uid} (first on row {first[uid]})")]
+    first[uid] = line
+    bad = {c: v for c, v in vals.items() if v not in ("0", "1", "0.0", "1.0")}
+    if bad:
+        return [Problem(line, f"{c} = {v!r} for {uid}: must be 0 or 1 (leave every category "
+                              "empty for a unit not labelled yet)") for c, v in bad.items()]
+    rec = {"unit_id": uid, **{c: int(float(v)) for c, v in vals.items()},
+           "note": str(r.get("note", "")).strip(), "_line": line}
+    for c in ("corpus", "source", "annotator"):
+        if c in r:
+            rec[c] = str(r[c]).strip()
+    return rec
+
+
+def read_sheet(path: str | Path, categories: list[str]) -> ImportResult:
+    """Validate a filled labelling sheet; rows whose category cells are all empty are not labelled yet."""
+    path = Path(path)
+    header, rows = _sheet_rows(path)
+    problems = _sheet_header_problems(header, categories)
     if problems:
         return ImportResult(pd.DataFrame(), problems)
     out, first, unlabelled = [], {}, 0
     for line, r in rows:
-        if r.get("__fields__", len(header)) != len(header):
-            problems.append(Problem(line, f"{r['__fields__']} fields, expected {len(header)}"))
-            continue
-        uid = str(r.get("unit_id", "")).strip()
-        vals = {c: str(r.get(c, "")).strip() for c in categories}
-        if not any(vals.values()):
+        got = _sheet_record(line, r, header, categories, first)
+        if got is None:
             unlabelled += 1
-            continue
-        if not uid:
-            problems.append(Problem(line, "empty unit_id"))
-            continue
-        if uid in first:
-            problems.append(Problem(line, f"duplicate unit_id {uid} (first on row {first[uid]})"))
-            continue
-        first[uid] = line
-        bad = {c: v for c, v in vals.items() if v not in ("0", "1", "0.0", "1.0")}
-        for c, v in bad.items():
-            problems.append(Problem(line, f"{c} = {v!r} for {uid}: must be 0 or 1 (leave every category "
-                                          "empty for a unit not labelled yet)"))
-        if bad:
-            continue
-        rec = {"unit_id": uid, **{c: int(float(v)) for c, v in vals.items()},
-               "note": str(r.get("note", "")).strip(), "_line": line}
-        for c in ("corpus", "source", "annotator"):
-            if c in r:
-                rec[c] = str(r[c]).strip()
-        out.append(rec)
+        elif isinstance(got, list):
+            problems.extend(got)
+        else:
+            out.append(got)
     return ImportResult(pd.DataFrame(out), problems, unlabelled)
+
+
+def _ls_annotation(task: dict, control: str):
+    """(choices, note) of the newest annotation that was not cancelled; None when there is none."""
+    anns = [a for a in task.get("annotations") or [] if isinstance(a, dict) and not a.get("was_cancelled")]
+    if not anns:
+        return None
+    ann = max(anns, key=lambda a: (str(a.get("updated_at", "")), str(a.get("id", ""))))
+    chosen, note = None, ""
+    for res in ann.get("result") or []:
+        if res.get("from_name") == control and res.get("type") == "choices":
+            chosen = list((res.get("value") or {}).get("choices") or [])
+        elif res.get("type") == "textarea":
+            note = " ".join((res.get("value") or {}).get("text") or [])
+    return chosen, note
+
+
+def _ls_choice_problem(chosen, uid: str, control: str, categories: list[str]) -> str | None:
+    allowed = set(categories) | {NONE_CHOICE}
+    if not chosen:
+        return (f"no choice in control '{control}' for {uid} "
+                f"(choose '{NONE_CHOICE}' for a unit with no category)")
+    unknown = [c for c in chosen if c not in allowed]
+    if unknown:
+        return (f"unknown category {', '.join(map(repr, unknown))} for {uid} "
+                f"(categories: {', '.join(categories)}, {NONE_CHOICE})")
+    if NONE_CHOICE in chosen and len(chosen) > 1:
+        return f"'{NONE_CHOICE}' chosen together with categories for {uid}"
+    return None
+
+
+def _ls_task(i: int, task, categories: list[str], control: str, first: dict):
+    """One Label Studio task: None when not labelled yet, a Problem, or the validated record."""
+    where = f"task {i}" + (f" (id {task.get('id')})" if isinstance(task, dict) and "id" in task else "")
+    if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
+        return Problem(i, f"{where}: not a task with 'data'")
+    data = task["data"]
+    uid = str(data.get("unit_id", "")).strip()
+    ann = _ls_annotation(task, control)
+    if ann is None:
+        return None
+    chosen, note = ann
+    if not uid:
+        return Problem(i, f"{where}: no unit_id in its data")
+    if uid in first:
+        return Problem(i, f"{where}: duplicate unit_id {uid} (first in task {first[uid]})")
+    first[uid] = i
+    problem = _ls_choice_problem(chosen, uid, control, categories)
+    if problem:
+        return Problem(i, f"{where}: {problem}")
+    return {"unit_id": uid, **{c: int(c in chosen) for c in categories}, "note": note.strip(), "_line": i,
+            **{k: data[k] for k in ("corpus", "source") if k in data}}
 
 
 def read_label_studio(path: str | Path, categories: list[str], *, control: str = "categories") -> ImportResult:
@@ -261,47 +323,66 @@ def read_label_studio(path: str | Path, categories: list[str], *, control: str =
     if not isinstance(tasks, list):
         raise AipolicyError(f"{path}: a Label Studio JSON export is a list of tasks")
     problems, out, first, unlabelled = [], [], {}, 0
-    allowed = set(categories) | {NONE_CHOICE}
     for i, task in enumerate(tasks, start=1):
-        where = f"task {i}" + (f" (id {task.get('id')})" if isinstance(task, dict) and "id" in task else "")
-        if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
-            problems.append(Problem(i, f"{where}: not a task with 'data'"))
-            continue
-        uid = str(task["data"].get("unit_id", "")).strip()
-        anns = [a for a in task.get("annotations") or [] if isinstance(a, dict) and not a.get("was_cancelled")]
-        if not anns:
+        got = _ls_task(i, task, categories, control, first)
+        if got is None:
             unlabelled += 1
-            continue
-        ann = max(anns, key=lambda a: (str(a.get("updated_at", "")), str(a.get("id", ""))))
-        chosen, note = None, ""
-        for res in ann.get("result") or []:
-            if res.get("from_name") == control and res.get("type") == "choices":
-                chosen = list((res.get("value") or {}).get("choices") or [])
-            elif res.get("type") == "textarea":
-                note = " ".join((res.get("value") or {}).get("text") or [])
-        if not uid:
-            problems.append(Problem(i, f"{where}: no unit_id in its data"))
-            continue
-        if uid in first:
-            problems.append(Problem(i, f"{where}: duplicate unit_id {uid} (first in task {first[uid]})"))
-            continue
-        first[uid] = i
-        if chosen is None or not chosen:
-            problems.append(Problem(i, f"{where}: no choice in control '{control}' for {uid} "
-                                       f"(choose '{NONE_CHOICE}' for a unit with no category)"))
-            continue
-        unknown = [c for c in chosen if c not in allowed]
-        if unknown:
-            problems.append(Problem(i, f"{where}: unknown category {', '.join(map(repr, unknown))} for {uid} "
-                                       f"(categories: {', '.join(categories)}, {NONE_CHOICE})"))
-            continue
-        if NONE_CHOICE in chosen and len(chosen) > 1:
-            problems.append(Problem(i, f"{where}: '{NONE_CHOICE}' chosen together with categories for {uid}"))
-            continue
-        out.append({"unit_id": uid, **{c: int(c in chosen) for c in categories}, "note": note.strip(),
-                    "_line": i, **({"corpus": task["data"]["corpus"]} if "corpus" in task["data"] else {}),
-                    **({"source": task["data"]["source"]} if "source" in task["data"] else {})})
+        elif isinstance(got, Problem):
+            problems.append(got)
+        else:
+            out.append(got)
     return ImportResult(pd.DataFrame(out), problems, unlabelled)
+
+
+def _gold_conflicts(res: ImportResult, gold: pd.DataFrame, info: pd.DataFrame, categories: list[str],
+                    replace: bool, what: str) -> None:
+    """Add to ``res.problems`` the rows whose unit is unknown or, without ``replace``, conflicts with the gold."""
+    gold_by_id = gold.set_index("unit_id")
+    for r in res.rows.to_dict("records"):
+        uid = r["unit_id"]
+        if uid not in info.index:
+            res.problems.append(Problem(r["_line"], f"unknown unit_id {uid}: it matches no unit of the "
+                                                    "configured corpora"))
+        elif uid in gold_by_id.index and not replace:
+            old = [int(gold_by_id.at[uid, c]) for c in categories]
+            new = [r[c] for c in categories]
+            if old != new:
+                res.problems.append(Problem(r["_line"], f"conflict for {uid}: gold has "
+                                                        f"{_fmt(old, categories)}, this {what} says "
+                                                        f"{_fmt(new, categories)} (use --replace to overwrite)"))
+
+
+def _raise_problems(new_path: Path, problems: list[Problem], what: str) -> None:
+    shown = "\n  ".join(f"{what} {p.line}: {p.message}" if p.line else p.message for p in problems[:50])
+    more = f"\n  … and {len(problems) - 50} more" if len(problems) > 50 else ""
+    raise AipolicyError(f"{new_path}: {len(problems)} problem(s); nothing was merged:\n  {shown}{more}")
+
+
+def _new_gold_rows(res: ImportResult, info: pd.DataFrame, categories: list[str], annotator: str,
+                   columns: list[str]) -> pd.DataFrame:
+    """The imported rows in the gold file's columns, with corpus and source from the units."""
+    new = res.rows.drop(columns=["_line"], errors="ignore") if len(res.rows) else pd.DataFrame(columns=["unit_id"])
+    new = new.assign(corpus=[info.at[u, "corpus"] if "corpus" in info else "" for u in new["unit_id"]],
+                     source=[info.at[u, "source"] for u in new["unit_id"]],
+                     annotator=new["annotator"] if "annotator" in new and new["annotator"].ne("").all()
+                     else annotator)
+    for c in categories:
+        new[c] = new[c].astype(int).astype(str)
+    return new.reindex(columns=columns, fill_value="")
+
+
+def _import_counts(gold: pd.DataFrame, new: pd.DataFrame, categories: list[str], unlabelled: int) -> dict:
+    existing = set(gold["unit_id"])
+    counts = {"added": int((~new["unit_id"].isin(existing)).sum()),
+              "replaced": 0, "unchanged": 0, "unlabelled": unlabelled}
+    same = new[new["unit_id"].isin(existing)]
+    if len(same):
+        g = gold.set_index("unit_id")
+        differs = [any(g.at[u, c] != v for c, v in zip(categories, row))
+                   for u, row in zip(same["unit_id"], same[categories].itertuples(index=False))]
+        counts["replaced"] = int(sum(differs))
+        counts["unchanged"] = len(same) - counts["replaced"]
+    return counts
 
 
 def import_labels(gold_path: str | Path, new_path: str | Path, categories: list[str], *, units: pd.DataFrame,
@@ -313,48 +394,17 @@ def import_labels(gold_path: str | Path, new_path: str | Path, categories: list[
     new_path = Path(new_path)
     if not new_path.exists():
         raise AipolicyError(f"file not found: {new_path}")
-    res = (read_label_studio(new_path, categories) if new_path.suffix.lower() == ".json"
-           else read_sheet(new_path, categories))
+    is_json = new_path.suffix.lower() == ".json"
+    res = read_label_studio(new_path, categories) if is_json else read_sheet(new_path, categories)
     gold = pd.read_csv(gold_path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    what = "task" if new_path.suffix.lower() == ".json" else "row"
+    what = "task" if is_json else "row"
     info = units.drop_duplicates("unit_id").set_index("unit_id")
     if not res.problems and len(res.rows):
-        gold_by_id = gold.set_index("unit_id")
-        for r in res.rows.to_dict("records"):
-            uid = r["unit_id"]
-            if uid not in info.index:
-                res.problems.append(Problem(r["_line"], f"unknown unit_id {uid}: it matches no unit of the "
-                                                        "configured corpora"))
-            elif uid in gold_by_id.index and not replace:
-                old = [int(gold_by_id.at[uid, c]) for c in categories]
-                new = [r[c] for c in categories]
-                if old != new:
-                    res.problems.append(Problem(r["_line"], f"conflict for {uid}: gold has "
-                                                            f"{_fmt(old, categories)}, this {what} says "
-                                                            f"{_fmt(new, categories)} (use --replace to overwrite)"))
+        _gold_conflicts(res, gold, info, categories, replace, what)
     if res.problems:
-        shown = "\n  ".join(f"{what} {p.line}: {p.message}" if p.line else p.message for p in res.problems[:50])
-        more = f"\n  … and {len(res.problems) - 50} more" if len(res.problems) > 50 else ""
-        raise AipolicyError(f"{new_path}: {len(res.problems)} problem(s); nothing was merged:\n  {shown}{more}")
-    new = res.rows.drop(columns=["_line"], errors="ignore") if len(res.rows) else pd.DataFrame(columns=["unit_id"])
-    new = new.assign(corpus=[info.at[u, "corpus"] if "corpus" in info else "" for u in new["unit_id"]],
-                     source=[info.at[u, "source"] for u in new["unit_id"]],
-                     annotator=new["annotator"] if "annotator" in new and new["annotator"].ne("").all()
-                     else annotator)
-    for c in categories:
-        new[c] = new[c].astype(int).astype(str)
-    cols = list(gold.columns)
-    new = new.reindex(columns=cols, fill_value="")
-    existing = set(gold["unit_id"])
-    counts = {"added": int((~new["unit_id"].isin(existing)).sum()),
-              "replaced": 0, "unchanged": 0, "unlabelled": res.unlabelled}
-    same = new[new["unit_id"].isin(existing)]
-    if len(same):
-        g = gold.set_index("unit_id")
-        differs = [any(g.at[u, c] != v for c, v in zip(categories, row))
-                   for u, row in zip(same["unit_id"], same[categories].itertuples(index=False))]
-        counts["replaced"] = int(sum(differs))
-        counts["unchanged"] = len(same) - counts["replaced"]
+        _raise_problems(new_path, res.problems, what)
+    new = _new_gold_rows(res, info, categories, annotator, list(gold.columns))
+    counts = _import_counts(gold, new, categories, res.unlabelled)
     merged = pd.concat([gold[~gold["unit_id"].isin(set(new["unit_id"]))], new], ignore_index=True)
     return merged, res, counts
 

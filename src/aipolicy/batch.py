@@ -17,8 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import AipolicyError, SkipFile
-from .ingest import DEFAULT_EXCLUDE, DEFAULT_MAX_BYTES, MANIFEST_COLUMNS, UNIT_COLUMNS, discover, excluded_by
+from .errors import AipolicyError
+from .ingest import discover
+from .pipeline import DOCUMENT_COLUMNS, MANIFEST_COLUMNS, UNIT_COLUMNS, PipelineOptions, process_file
+from .settings import DEFAULT_EXCLUDE, DEFAULT_MAX_BYTES
 from .tables import atomic_path, check_output_path, manifest_path, write_table
 
 LABEL_FORMATS = (".csv", ".jsonl", ".parquet", ".xlsx")
@@ -36,6 +38,7 @@ class LabelRun:
     resumed_files: int
     categories: list
     model_card: dict
+    documents: pd.DataFrame | None = None  # DOCUMENT_COLUMNS, one row per document labelled
 
     def summary(self) -> str:
         ok = int((self.manifest["status"] == "ok").sum())
@@ -45,41 +48,31 @@ class LabelRun:
 
 # ------------------------------------------------------------------ one file (runs in a worker)
 
-_MODEL = None
+# the model of a worker process of the pool, set there by _init_worker (never in the parent process)
+_WORKER_MODEL = None
 
 
-def _init_worker(model_name, models_dir, thresholds=None):
-    global _MODEL
-    from .models import load_predictor, override_thresholds
+def _init_worker(model, model_dir, thresholds=None):
+    """Pool initializer: a forked worker inherits the parent's loaded model, a spawned one loads it."""
+    global _WORKER_MODEL
+    if model is None:
+        from .models import load_predictor, override_thresholds
 
-    _MODEL = override_thresholds(load_predictor(model_name, models_dir), thresholds)
+        model = override_thresholds(load_predictor(model_dir), thresholds)
+    _WORKER_MODEL = model
 
 
 def _label_file(task) -> dict:
-    """Ingest and label one file; write its part. Returns its manifest row."""
-    idx, path, source, part, max_bytes = task
-    from .cities import attribute_cities
-    from .ingest import read_documents
-    from .units import document_units
-
-    try:
-        rows: list[dict] = []
-        for doc in read_documents(Path(path), source, max_bytes=max_bytes):
-            rows.extend(attribute_cities(doc, document_units(doc)))
-        if not rows:
-            raise SkipFile("no units (only short fragments or boilerplate)")
-        cols = {c: [r[c] for r in rows] for c in UNIT_COLUMNS}
-        cols.update(_MODEL.label_columns(cols["text"]))
-        labelled = pd.DataFrame(cols)  # built once, not copied column by column
+    """One file through the pipeline and the classifier; writes its part. Returns its state record."""
+    idx, path, source, part, options, model = task
+    model = model if model is not None else _WORKER_MODEL
+    res = process_file(path, source, options, label=model.label_columns)
+    rec = dict(idx=idx, **res.manifest_row, part="", documents=res.documents)
+    if res.units is not None:
         with atomic_path(part) as tmp:
-            labelled.to_feather(tmp)  # Arrow IPC: the fastest to write and read back
-        return {"idx": idx, "file": str(path), "status": "ok", "reason": "", "units": len(labelled),
-                "part": Path(part).name}
-    except SkipFile as e:
-        return {"idx": idx, "file": str(path), "status": "skipped", "reason": str(e), "units": 0, "part": ""}
-    except (OSError, MemoryError, RecursionError, ValueError) as e:
-        return {"idx": idx, "file": str(path), "status": "skipped", "reason": f"{type(e).__name__}: {e}",
-                "units": 0, "part": ""}
+            res.units.to_feather(tmp)  # Arrow IPC: the fastest to write and read back
+        rec["part"] = Path(part).name
+    return rec
 
 
 def _warm_up() -> None:
@@ -104,52 +97,32 @@ def _task_key(path: Path, source: str) -> str:
     return hashlib.sha1(f"{path.resolve()}|{source}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
 
 
-def label_files(paths, output, *, model=None, models_dir=None, jobs: int = 1, resume: bool = False,
-                max_bytes: int = DEFAULT_MAX_BYTES, exclude=DEFAULT_EXCLUDE, progress: bool = False,
-                thresholds: dict | None = None) -> LabelRun:
-    """Label ``paths`` into ``output``; ``thresholds`` ({category: value}) overrides the model's."""
-    from tqdm.auto import tqdm
-
-    global _MODEL
-    from .models import load_predictor, override_thresholds, resolve_model
-
-    out = check_output_path(output, LABEL_FORMATS)
-    model_dir = resolve_model(model, models_dir)
-    clf = override_thresholds(load_predictor(model_dir), thresholds)  # verified once, up front
-    cats = list(clf.categories_)
-    files = discover(paths)
-
-    parts = _parts_dir(out)
-    state_file = parts / "state.jsonl"
-    done: dict[str, dict] = {}
-    run_id = {"model": clf.card_.get("artifact", {}).get("sha256"), "output": out.name}
-    if thresholds:
-        run_id["thresholds"] = [float(t) for t in clf.thresholds_]
-    if parts.exists() and resume:
-        header, *lines = state_file.read_text(encoding="utf-8").splitlines() if state_file.exists() else [""]
-        if header and json.loads(header) != run_id:
-            raise AipolicyError(f"{parts} belongs to a run with another model or output; remove it or run "
-                                "without --resume")
-        for line in lines:
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut by the interruption
-            if rec["status"] != "ok" or (parts / rec["part"]).is_file():
-                done[rec["key"]] = rec
-    elif parts.exists():
+def _finished_records(parts: Path, state_file: Path, run_id: dict, resume: bool) -> dict[str, dict]:
+    """The state records of an interrupted run's finished files, by task key (empty for a fresh run).
+    Refuses a parts folder left by another run, or one found without ``resume``."""
+    if not parts.exists():
+        return {}
+    if not resume:
         raise AipolicyError(f"{parts} holds an interrupted run: add --resume to continue it, or delete it")
-    parts.mkdir(parents=True, exist_ok=True)
-    if not state_file.exists() or not done:
-        state_file.write_text(json.dumps(run_id) + "\n", encoding="utf-8")
+    header, *lines = state_file.read_text(encoding="utf-8").splitlines() if state_file.exists() else [""]
+    if header and json.loads(header) != run_id:
+        raise AipolicyError(f"{parts} belongs to a run with another model or output; remove it or run "
+                            "without --resume")
+    done = {}
+    for line in lines:
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut by the interruption
+        if rec["status"] != "ok" or (parts / rec["part"]).is_file():
+            done[rec["key"]] = rec
+    return done
 
+
+def _schedule(files, parts: Path, done: dict, options: PipelineOptions, model):
+    """(tasks, records already known by input index, number of files kept from the interrupted run)."""
     tasks, records, resumed = [], {}, 0
     for i, (path, source) in enumerate(files):
-        pat = excluded_by(path.name, exclude)
-        if pat:
-            records[i] = {"file": str(path), "status": "skipped", "units": 0, "part": "",
-                          "reason": f"excluded by pattern '{pat}' (see --exclude)"}
-            continue
         try:
             key = _task_key(path, source)
         except OSError as e:
@@ -160,48 +133,78 @@ def label_files(paths, output, *, model=None, models_dir=None, jobs: int = 1, re
             records[i] = done[key]
             resumed += 1
             continue
-        tasks.append((i, str(path), source, str(parts / f"{key}.arrow"), max_bytes, key))
+        tasks.append(((i, str(path), source, str(parts / f"{key}.arrow"), options, model), key))
+    return tasks, records, resumed
 
+
+def _results(work: list, clf, model_dir: Path, jobs: int, thresholds: dict | None = None):
+    """Run the tasks, in order, in this process or in a pool of ``jobs`` workers; yield their records."""
+    if jobs <= 1 or len(work) <= 1:
+        yield from map(_label_file, work)
+        return
+    import multiprocessing as mp
+
+    _warm_up()  # build the tokenizer, gazetteer and converters once, before the workers fork
+    if hasattr(os, "fork"):
+        # workers inherit the model already loaded (and verified) here: no reload per worker
+        ctx, initargs = mp.get_context("fork"), (clf, None)
+    else:
+        ctx, initargs = mp.get_context(), (None, str(model_dir), thresholds)
+    with ctx.Pool(min(jobs, len(work)), initializer=_init_worker, initargs=initargs) as pool:
+        yield from pool.imap(_label_file, [t[:5] + (None,) for t in work], chunksize=1)
+
+
+def label_files(paths, output, *, model=None, models_dir=None, jobs: int = 1, resume: bool = False,
+                max_bytes: int = DEFAULT_MAX_BYTES, exclude=DEFAULT_EXCLUDE, progress: bool = False,
+                thresholds: dict | None = None) -> LabelRun:
+    """Label files and folders into ``output`` (.csv, .jsonl, .parquet or .xlsx) and its manifest;
+    ``thresholds`` ({category: value}) overrides the model's.
+
+    The runner only schedules files and writes results: each file goes through
+    :func:`aipolicy.pipeline.process_file` with the classifier as its labelling step.
+    """
+    from tqdm.auto import tqdm
+
+    from .models import load_predictor, override_thresholds, resolve_model
+
+    out = check_output_path(output, LABEL_FORMATS)
+    model_dir = resolve_model(model, models_dir)
+    clf = override_thresholds(load_predictor(model_dir), thresholds)  # verified once, up front
+    cats = list(clf.categories_)
+    files = discover(paths)
+
+    parts = _parts_dir(out)
+    state_file = parts / "state.jsonl"
+    run_id = {"model": clf.card_.get("artifact", {}).get("sha256"), "output": out.name}
+    if thresholds:
+        run_id["thresholds"] = [float(t) for t in clf.thresholds_]
+    done = _finished_records(parts, state_file, run_id, resume)
+    parts.mkdir(parents=True, exist_ok=True)
+    if not state_file.exists() or not done:
+        state_file.write_text(json.dumps(run_id) + "\n", encoding="utf-8")
+
+    options = PipelineOptions(max_bytes=max_bytes, exclude=tuple(exclude))
+    tasks, records, resumed = _schedule(files, parts, done, options, clf)
+    keys = {t[0]: key for t, key in tasks}
     bar = tqdm(total=len(tasks), desc="label", unit="file", disable=not progress, dynamic_ncols=True)
     with state_file.open("a", encoding="utf-8") as state:
-        def record(res, key):
-            res = dict(res, key=key)
-            records[res.pop("idx")] = res
-            state.write(json.dumps(res, ensure_ascii=False) + "\n")
+        for rec in _results([t for t, _ in tasks], clf, model_dir, jobs, thresholds):
+            idx = rec.pop("idx")
+            records[idx] = rec = dict(rec, key=keys[idx])
+            state.write(json.dumps(rec, ensure_ascii=False) + "\n")
             state.flush()
             bar.update(1)
-
-        keys = {t[0]: t[5] for t in tasks}
-        work = [t[:5] for t in tasks]
-        if jobs > 1 and len(work) > 1:
-            import multiprocessing as mp
-
-            _warm_up()  # build the tokenizer, gazetteer and converters once, before the workers fork
-
-            if hasattr(os, "fork"):
-                # workers inherit the model already loaded (and verified) here: no reload per worker
-                _MODEL = clf
-                ctx, init, initargs = mp.get_context("fork"), None, ()
-            else:
-                ctx, init, initargs = mp.get_context(), _init_worker, (str(model_dir), None, thresholds)
-            with ctx.Pool(min(jobs, len(work)), initializer=init, initargs=initargs) as pool:
-                for res in pool.imap(_label_file, work, chunksize=1):
-                    record(res, keys[res["idx"]])
-        else:
-            _MODEL = clf
-            for t in work:
-                res = _label_file(t)
-                record(res, keys[res["idx"]])
     bar.close()
 
-    manifest = pd.DataFrame([records[i] for i in sorted(records)])
-    n_units = _assemble(out, [parts / r["part"] for i, r in sorted(records.items()) if r["status"] == "ok"],
-                        label_columns(cats))
-    write_table(manifest[MANIFEST_COLUMNS], manifest_path(out))
+    ordered = [records[i] for i in sorted(records)]
+    manifest = pd.DataFrame(ordered)[MANIFEST_COLUMNS]
+    n_units = _assemble(out, [parts / r["part"] for r in ordered if r["status"] == "ok"], label_columns(cats))
+    write_table(manifest, manifest_path(out))
     shutil.rmtree(parts, ignore_errors=True)
     if not (manifest["status"] == "ok").any():
         raise AipolicyError(f"no input file could be labelled ({len(manifest)} skipped; see {manifest_path(out)})")
-    return LabelRun(out, manifest[MANIFEST_COLUMNS], n_units, resumed, cats, clf.card_)
+    documents = pd.DataFrame([d for r in ordered for d in r.get("documents", ())], columns=DOCUMENT_COLUMNS)
+    return LabelRun(out, manifest, n_units, resumed, cats, clf.card_, documents)
 
 
 def _assemble(out: Path, parts: list[Path], columns: list[str]) -> int:

@@ -175,6 +175,25 @@ def _place_without_issuer(doc, text: str, gaz: Gazetteer) -> tuple[str, str]:
     return UNKNOWN, "no place named"
 
 
+def _unit_place(text: str, place: str, level: str | None, issued: bool, gaz: Gazetteer):
+    """(place, evidence) a unit's own mentions give it, or None when it keeps the document's place."""
+    counts = _Tally()
+    first: dict[str, int] = {}
+    for m in gaz.mentions(text):
+        if LEVEL_WEIGHT.get(m.level, 1.0):
+            counts.add(m, 1)
+            first.setdefault(m.place, m.start)
+    if not counts:
+        return None
+    best = max(counts.values())
+    top = min((p for p, n in counts.items() if n == best), key=lambda p: first[p])
+    if issued and not (level == "province" and gaz.is_city_of(top, place)):
+        return None
+    if top == place:
+        return None
+    return top, f"unit: {counts.describe(3)}"
+
+
 def attribute_cities(doc, units: list[dict], gaz: Gazetteer | None = None) -> list[dict]:
     """Set ``city`` and ``city_evidence`` on a document's unit rows (in place; returns them)."""
     gaz = gaz or Gazetteer.default()
@@ -188,26 +207,6 @@ def attribute_cities(doc, units: list[dict], gaz: Gazetteer | None = None) -> li
         if row_city:
             row["city"], row["city_evidence"] = gaz.normalise(row_city), f"input column: {row_city}"
             continue
-        if not scan:
-            row["city"], row["city_evidence"] = place, doc_evidence
-            continue
-        text = row["text"]
-        counts = _Tally()
-        first: dict[str, int] = {}
-        for m in gaz.mentions(text):
-            if LEVEL_WEIGHT.get(m.level, 1.0):
-                counts.add(m, 1)
-                first.setdefault(m.place, m.start)
-        chosen = None
-        if counts:
-            best = max(counts.values())
-            top = min((p for p, n in counts.items() if n == best), key=lambda p: first[p])
-            if not issued:
-                chosen = top
-            elif level == "province" and top != place and gaz.is_city_of(top, place):
-                chosen = top
-        if chosen and chosen != place:
-            row["city"], row["city_evidence"] = chosen, f"unit: {counts.describe(3)}"
-        else:
-            row["city"], row["city_evidence"] = place, doc_evidence
+        own = _unit_place(row["text"], place, level, issued, gaz) if scan else None
+        row["city"], row["city_evidence"] = own or (place, doc_evidence)
     return units

@@ -21,7 +21,10 @@ from typing import Iterable, Iterator
 import pandas as pd
 
 from .errors import AipolicyError, SkipFile
+from .pipeline import (DOCUMENT_COLUMNS, MANIFEST_COLUMNS, UNIT_COLUMNS, FileResult, PipelineOptions,  # noqa: F401
+                       excluded_by, process_file)
 from .resources import read_lines
+from .settings import DEFAULT_EXCLUDE, DEFAULT_MAX_BYTES
 
 TEXT_EXT = {".txt", ".md", ".text"}
 DOCX_EXT = {".docx"}
@@ -30,11 +33,6 @@ HTML_EXT = {".html", ".htm", ".xhtml"}
 TABLE_EXT = {".csv", ".jsonl", ".xlsx"}
 SUPPORTED_EXT = TEXT_EXT | DOCX_EXT | PDF_EXT | HTML_EXT | TABLE_EXT
 
-DEFAULT_MAX_BYTES = 50 * 1024 * 1024
-# files that document a folder rather than being policy text; listed in the manifest as skipped
-DEFAULT_EXCLUDE = ("README*", "SOURCE*", "LICENSE*", "LICENCE*", "CHANGELOG*", "*.manifest.csv")
-UNIT_COLUMNS = ["unit_id", "doc_id", "source", "position", "city", "city_evidence", "text"]
-MANIFEST_COLUMNS = ["file", "status", "reason", "units"]
 
 
 @dataclass
@@ -49,14 +47,6 @@ class Document:
     row_ids: list[str | None] | None = None
     row_cities: list[str | None] | None = None
     from_table: bool = False
-
-
-@dataclass
-class FileResult:
-    file: str
-    status: str  # "ok" or "skipped"
-    reason: str = ""
-    units: int = 0
 
 
 # --------------------------------------------------------------------------- discovery
@@ -377,12 +367,15 @@ def read_documents(path: Path, source: str, *, max_bytes: int = DEFAULT_MAX_BYTE
                      title=title or _title_of(paragraphs))]
 
 
+def _column_cells(df: pd.DataFrame, column: str) -> list[str | None]:
+    """The cells of an optional column (None where empty, all None when the column is absent)."""
+    return [_cell(v) for v in df[column].tolist()] if column in df.columns else [None] * len(df)
+
+
 def _table_documents(df: pd.DataFrame, source: str) -> list[Document]:
     """A table of paragraphs: rows grouped by ``doc_id`` (or the whole file as one document)."""
     texts = [(_cell(t) or "") for t in df["text"].tolist()]
-    ids = [_cell(v) for v in df["id"].tolist()] if "id" in df.columns else [None] * len(df)
-    cities = [_cell(v) for v in df["city"].tolist()] if "city" in df.columns else [None] * len(df)
-    groups = [_cell(v) for v in df["doc_id"].tolist()] if "doc_id" in df.columns else [None] * len(df)
+    ids, cities, groups = (_column_cells(df, c) for c in ("id", "city", "doc_id"))
     if not any(texts):
         raise SkipFile("table has no non-empty text")
     file_hash = doc_hash("\n".join(texts))
@@ -410,52 +403,26 @@ def _table_documents(df: pd.DataFrame, source: str) -> list[Document]:
 
 # --------------------------------------------------------------------------- pipeline
 
-def excluded_by(name: str, exclude: Iterable[str]) -> str | None:
-    import fnmatch
-
-    for pat in exclude:
-        if fnmatch.fnmatch(name, pat):
-            return pat
-    return None
-
-
 def iter_files(paths: Iterable[str | os.PathLike], *, max_bytes: int = DEFAULT_MAX_BYTES,
-               exclude: Iterable[str] = DEFAULT_EXCLUDE, progress: bool = False, desc: str = "ingest") -> Iterator[tuple[FileResult, pd.DataFrame | None]]:
-    """Yield (FileResult, units DataFrame or None) per input file, in a stable order.
+               exclude: Iterable[str] = DEFAULT_EXCLUDE, progress: bool = False,
+               desc: str = "ingest") -> Iterator[FileResult]:
+    """Yield one :class:`~aipolicy.pipeline.FileResult` per input file, in a stable order.
 
     Every expected failure becomes a skipped FileResult; nothing raises for a bad file.
     """
     from tqdm.auto import tqdm
 
-    from .cities import attribute_cities
-    from .units import document_units
-
+    options = PipelineOptions(max_bytes=max_bytes, exclude=tuple(exclude))
     files = discover(paths)
-    bar = tqdm(files, desc=desc, unit="file", disable=not progress, dynamic_ncols=True)
-    for path, source in bar:
-        pat = excluded_by(path.name, exclude)
-        if pat:
-            yield FileResult(str(path), "skipped", f"excluded by pattern '{pat}' (see --exclude)", 0), None
-            continue
-        try:
-            docs = read_documents(path, source, max_bytes=max_bytes)
-            rows: list[dict] = []
-            for doc in docs:
-                rows.extend(attribute_cities(doc, document_units(doc)))
-            if not rows:
-                raise SkipFile("no units (only short fragments or boilerplate)")
-            df = pd.DataFrame(rows, columns=UNIT_COLUMNS)
-            yield FileResult(str(path), "ok", "", len(df)), df
-        except SkipFile as e:
-            yield FileResult(str(path), "skipped", str(e), 0), None
-        except (OSError, MemoryError, RecursionError) as e:
-            yield FileResult(str(path), "skipped", f"{type(e).__name__}: {e}", 0), None
+    for path, source in tqdm(files, desc=desc, unit="file", disable=not progress, dynamic_ncols=True):
+        yield process_file(path, source, options)
 
 
 @dataclass
 class IngestResult:
     units: pd.DataFrame
     manifest: pd.DataFrame
+    documents: pd.DataFrame | None = None  # DOCUMENT_COLUMNS, one row per document read
 
     @property
     def n_read(self) -> int:
@@ -472,15 +439,17 @@ class IngestResult:
 
 def ingest_files(paths: Iterable[str | os.PathLike], *, max_bytes: int = DEFAULT_MAX_BYTES,
                  exclude: Iterable[str] = DEFAULT_EXCLUDE, progress: bool = False) -> IngestResult:
-    frames, rows = [], []
-    for res, df in iter_files(paths, max_bytes=max_bytes, exclude=exclude, progress=progress):
-        rows.append({"file": res.file, "status": res.status, "reason": res.reason, "units": res.units})
-        if df is not None:
-            frames.append(df)
+    frames, rows, docs = [], [], []
+    for res in iter_files(paths, max_bytes=max_bytes, exclude=exclude, progress=progress):
+        rows.append(res.manifest_row)
+        docs.extend(res.documents)
+        if res.units is not None:
+            frames.append(res.units)
     units = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=UNIT_COLUMNS)
     units = units[UNIT_COLUMNS]
     units["position"] = units["position"].astype("int64")
-    return IngestResult(units, pd.DataFrame(rows, columns=MANIFEST_COLUMNS))
+    return IngestResult(units, pd.DataFrame(rows, columns=MANIFEST_COLUMNS),
+                        pd.DataFrame(docs, columns=DOCUMENT_COLUMNS))
 
 
 def ingest(paths, *, max_bytes: int = DEFAULT_MAX_BYTES, exclude: Iterable[str] = DEFAULT_EXCLUDE,

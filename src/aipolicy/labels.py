@@ -28,6 +28,38 @@ class Problem:
         return f"line {self.line}: {self.message}"
 
 
+def _header_problems(header: list[str], names: list[str]) -> list[Problem]:
+    problems = [Problem(1, f"missing column '{col}'") for col in REQUIRED if col not in header]
+    problems += [Problem(1, f"unknown category '{col}' (categories: {', '.join(names)})")
+                 for col in header if col not in names and col not in META_COLUMNS]
+    problems += [Problem(1, f"missing category column '{name}'") for name in names if name not in header]
+    if len(set(header)) != len(header):
+        problems.append(Problem(1, "duplicate column names"))
+    return problems
+
+
+def _row_problems(line: int, row: list[str], idx: dict, names: list[str], first_line: dict,
+                  known: set | None) -> list[Problem]:
+    if len(row) != len(idx):
+        return [Problem(line, f"{len(row)} fields, expected {len(idx)}")]
+    uid = row[idx["unit_id"]].strip()
+    if not uid:
+        return [Problem(line, "empty unit_id")]
+    problems = []
+    if uid in first_line:
+        problems.append(Problem(line, f"duplicate unit_id {uid} (first on line {first_line[uid]})"))
+    else:
+        first_line[uid] = line
+    for name in names:
+        v = row[idx[name]].strip()
+        if v not in ("0", "1"):
+            problems.append(Problem(line, f"{name} = {v!r} for {uid}: must be 0 or 1"))
+    if known is not None and uid not in known:
+        problems.append(Problem(line, f"unit_id {uid} matches no unit of the configured corpora"
+                                      " (text changed, file moved, or wrong id)"))
+    return problems
+
+
 def check_labels(path: str | Path, categories: list[Category],
                  units: pd.DataFrame | None = None) -> list[Problem]:
     """All problems of a labels file: unknown or missing category columns, duplicate ids,
@@ -36,51 +68,21 @@ def check_labels(path: str | Path, categories: list[Category],
     if not path.exists():
         return [Problem(0, f"file not found: {path}")]
     names = [c.name for c in categories]
-    problems: list[Problem] = []
     with path.open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh)
         try:
             header = [h.strip() for h in next(reader)]
         except StopIteration:
             return [Problem(1, "empty file (no header)")]
-        for col in REQUIRED:
-            if col not in header:
-                problems.append(Problem(1, f"missing column '{col}'"))
-        for col in header:
-            if col not in names and col not in META_COLUMNS:
-                problems.append(Problem(1, f"unknown category '{col}' (categories: {', '.join(names)})"))
-        for name in names:
-            if name not in header:
-                problems.append(Problem(1, f"missing category column '{name}'"))
-        if len(set(header)) != len(header):
-            problems.append(Problem(1, "duplicate column names"))
+        problems = _header_problems(header, names)
         if problems:
             return problems
         idx = {c: header.index(c) for c in header}
         first_line: dict[str, int] = {}
         known = set(units["unit_id"]) if units is not None else None
         for row in reader:
-            line = reader.line_num
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) != len(header):
-                problems.append(Problem(line, f"{len(row)} fields, expected {len(header)}"))
-                continue
-            uid = row[idx["unit_id"]].strip()
-            if not uid:
-                problems.append(Problem(line, "empty unit_id"))
-                continue
-            if uid in first_line:
-                problems.append(Problem(line, f"duplicate unit_id {uid} (first on line {first_line[uid]})"))
-            else:
-                first_line[uid] = line
-            for name in names:
-                v = row[idx[name]].strip()
-                if v not in ("0", "1"):
-                    problems.append(Problem(line, f"{name} = {v!r} for {uid}: must be 0 or 1"))
-            if known is not None and uid not in known:
-                problems.append(Problem(line, f"unit_id {uid} matches no unit of the configured corpora"
-                                              " (text changed, file moved, or wrong id)"))
+            if any(cell.strip() for cell in row):
+                problems.extend(_row_problems(reader.line_num, row, idx, names, first_line, known))
     return problems
 
 

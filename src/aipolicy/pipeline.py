@@ -1,0 +1,114 @@
+"""The per-file pipeline: read → clean → units → places (→ labels), with one error policy.
+
+:func:`process_file` is the only place where one input file is turned into units. ``ingest``,
+``label``, ``report`` and ``topics`` all call it (directly or through the batch runner), so the same
+file gives the same units and the same manifest row whichever command reads it, and a bad file is
+skipped — with the same one-line reason — by every command.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import pandas as pd
+
+from .errors import SkipFile
+from .settings import DEFAULT_EXCLUDE, DEFAULT_MAX_BYTES
+
+UNIT_COLUMNS = ["unit_id", "doc_id", "source", "position", "city", "city_evidence", "text"]
+MANIFEST_COLUMNS = ["file", "status", "reason", "units"]
+# one row per document (CONTRACT.md); this module fills doc_id, file and title, the rest stays empty
+# until the metadata stage fills it
+DOCUMENT_COLUMNS = ["doc_id", "file", "title", "issuer", "date", "year", "doc_number", "doc_type", "place",
+                    "near_duplicate_of"]
+
+# The error policy, in one place: an input file that raises one of these is listed as skipped with
+# the reason, and the batch goes on. SkipFile carries a reason written for the user; the others are
+# the failures a damaged or hostile file can provoke in the readers (I/O, decoding, parsing, size).
+FILE_ERRORS = (OSError, MemoryError, RecursionError, ValueError)
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """What shapes the reading of a file. Picklable: it travels to worker processes."""
+
+    max_bytes: int = DEFAULT_MAX_BYTES
+    exclude: tuple[str, ...] = DEFAULT_EXCLUDE
+
+
+@dataclass
+class FileResult:
+    """One input file after the pipeline: its manifest row, its units (None when skipped) and its
+    documents' metadata rows (``DOCUMENT_COLUMNS``)."""
+
+    file: str
+    status: str  # "ok", "skipped" or "duplicate"
+    reason: str = ""
+    units: pd.DataFrame | None = None
+    documents: list[dict] = field(default_factory=list)
+
+    @property
+    def n_units(self) -> int:
+        return 0 if self.units is None else len(self.units)
+
+    @property
+    def manifest_row(self) -> dict:
+        return {"file": self.file, "status": self.status, "reason": self.reason, "units": self.n_units}
+
+
+def excluded_by(name: str, exclude: Iterable[str]) -> str | None:
+    """The first pattern of ``exclude`` that the file name matches, else None."""
+    import fnmatch
+
+    for pat in exclude:
+        if fnmatch.fnmatch(name, pat):
+            return pat
+    return None
+
+
+def _document_row(doc) -> dict:
+    row = dict.fromkeys(DOCUMENT_COLUMNS, "")
+    row.update(doc_id=doc.doc_id, file=doc.source, title=doc.title)
+    return row
+
+
+def _read_units(path: Path, source: str, options: PipelineOptions) -> tuple[dict, list[dict]]:
+    """Columns of the file's units (``UNIT_COLUMNS``) and its document rows; raises on a bad file."""
+    from .cities import attribute_cities
+    from .ingest import read_documents
+    from .units import document_units
+
+    rows: list[dict] = []
+    docs = read_documents(path, source, max_bytes=options.max_bytes)
+    for doc in docs:
+        rows.extend(attribute_cities(doc, document_units(doc)))
+    if not rows:
+        raise SkipFile("no units (only short fragments or boilerplate)")
+    return {c: [r[c] for r in rows] for c in UNIT_COLUMNS}, [_document_row(d) for d in docs]
+
+
+def process_file(path: str | os.PathLike, source: str | None = None, options: PipelineOptions | None = None,
+                 *, label: Callable[[list[str]], dict] | None = None) -> FileResult:
+    """Run one file through the pipeline. Never raises for a bad file: it comes back skipped.
+
+    ``source`` is the name recorded in the units (default: the file name). ``label``, if given, maps
+    the list of unit texts to extra columns (the classifier's p_<category>, labels, evidence); it runs
+    inside the same error boundary.
+    """
+    path = Path(path)
+    options = options or PipelineOptions()
+    pat = excluded_by(path.name, options.exclude)
+    if pat:
+        return FileResult(str(path), "skipped", f"excluded by pattern '{pat}' (see --exclude)")
+    try:
+        cols, documents = _read_units(path, source or path.name, options)
+        if label is not None:
+            cols.update(label(cols["text"]))
+        units = pd.DataFrame(cols)  # built once, not copied column by column
+    except SkipFile as e:
+        return FileResult(str(path), "skipped", str(e))
+    except FILE_ERRORS as e:
+        return FileResult(str(path), "skipped", f"{type(e).__name__}: {e}")
+    return FileResult(str(path), "ok", "", units, documents)
