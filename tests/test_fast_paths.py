@@ -72,3 +72,14 @@ def test_halfwidth_equals_translate():
                "lone \ud800 surrogate，", "混合 text ｗｉｔｈ　spaces"]
     for s in samples:
         assert halfwidth(s) == s.translate(_FULLWIDTH)
+
+
+def test_lazy_package_keeps_the_api_names():
+    import subprocess
+    import sys
+
+    code = ("import sys, aipolicy; assert 'pandas' not in sys.modules; import aipolicy.batch; "
+            "from aipolicy import ingest, label_files, load_model, AipolicyError; "
+            "assert callable(ingest) and ingest.__module__ == 'aipolicy.ingest'; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr

@@ -8,6 +8,8 @@ pay for pandas, numpy or the readers (about 0.4 s) until a command needs them.
 """
 from __future__ import annotations
 
+import sys
+import types
 from importlib import import_module
 
 __version__ = "0.1.0"
@@ -34,3 +36,16 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+class _Package(types.ModuleType):
+    """``aipolicy.ingest`` is the function, as it was when it was imported eagerly: importing the
+    submodule of the same name (which sets the package attribute) keeps the function there."""
+
+    def __setattr__(self, name, value):
+        if isinstance(value, types.ModuleType) and _LAZY.get(name) == name:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

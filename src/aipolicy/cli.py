@@ -281,7 +281,7 @@ def cmd_label(args) -> int:
 
     run = label_files(args.paths, args.output, model=args.model, models_dir=args.models_dir, jobs=args.jobs,
                       resume=args.resume, max_bytes=int(args.max_mb * 1e6), exclude=_exclude(args),
-                      progress=_progress(args), thresholds=_thresholds(args))
+                      progress=_progress(args), thresholds=_thresholds(args), dask=args.dask)
     from .tables import manifest_path
 
     print(f"{run.summary()} -> {run.output} (manifest: {manifest_path(run.output)})")
@@ -444,6 +444,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run into the same OUT without redoing finished files")
     _add_threshold_option(p)
+    p.add_argument("--dask", metavar="ADDRESS", default=None,
+                   help="run the files on a Dask cluster: a scheduler address (tcp://host:8786), or 'local' for a "
+                        "LocalCluster of --jobs worker processes. Workers must see the input paths; the output is "
+                        "written here and is identical to a local run (needs: pip install 'aipolicy[dask]')")
     p.set_defaults(func=cmd_label)
 
     p = sub.add_parser("evaluate", help="measure a model on your own labelled units (vs. the keyword baseline)",
