@@ -5,10 +5,11 @@
 - labels/annotations/batch_K.csv: first annotation, annotator AK (one file per annotator);
 - labels/annotations/double.csv: independent second annotation of a sample, annotator B1;
 - labels/adjudication.csv: the decision on every category where the two disagree (read, not voted).
-Round 5 (AI-policy documents, labels/select_ai_policies.py):
+Rounds 5 and 6 (AI-policy documents, labels/select_ai_policies.py):
 - labels/annotations/r5/{R,A,T}K.csv: first annotation of batch K (random, active-learning, cue pools);
-- labels/annotations/r5/{R,A}Kd.csv: independent second annotation of a slice of the next batch;
-- labels/adjudication_r5.csv: the decision on every disagreement of round 5;
+  labels/annotations/r6/BK.csv: round 6 (new random runs and active-learning units);
+- labels/annotations/rN/*Kd.csv: independent second annotation of a slice of the next batch;
+- labels/adjudication_rN.csv: the decision on every disagreement of round N;
 - labels/annotations/r5/S1.csv + labels/seed_reread.csv: the seed units re-read against the codebook's
   Hard cases, and the decision on every unit where the re-reading differs from the round-1 gold.
 - labels/corrections.csv: label errors found by `aipolicy labels audit` and confirmed by reading (a log:
@@ -30,6 +31,7 @@ from agreement import agreement  # noqa: E402
 from aipolicy.config import load_categories  # noqa: E402
 
 HERE = Path("labels")
+AI_ROUNDS = (5, 6)  # rounds of annotation on AI-policy documents (labels/select_ai_policies.py)
 
 
 def _apply(gold: pd.DataFrame, decisions: pd.DataFrame, needed: set, what: str) -> None:
@@ -47,16 +49,31 @@ def _disagreements(first: pd.DataFrame, second: pd.DataFrame, names: list[str]) 
     return {(r.unit_id, c) for r in both.itertuples() for c in names if getattr(r, c) != getattr(r, f"{c}_b")}
 
 
-def round5(names: list[str], read) -> tuple[pd.DataFrame, dict]:
-    """Gold of the AI-policy units: first annotations, adjudicated where the second disagrees."""
-    folder = HERE / "annotations" / "r5"
+def ai_round(rnd: int, names: list[str], read) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Gold of one round on AI-policy units: first annotations, adjudicated where the second disagrees.
+    Returns (gold, first, second)."""
+    folder = HERE / "annotations" / f"r{rnd}"
     firsts, seconds = [], []
-    for f in sorted(folder.glob("[RAT]*.csv")):
-        df = read(f).assign(annotator=f"R5-{f.stem}")
+    for f in sorted(folder.glob("[RATB]*.csv")):
+        df = read(f).assign(annotator=f"R{rnd}-{f.stem}")
         (seconds if f.stem.endswith("d") else firsts).append(df)
     first, second = pd.concat(firsts, ignore_index=True), pd.concat(seconds, ignore_index=True)
     if not first["unit_id"].is_unique:
-        raise SystemExit("a round-5 unit was labelled twice in the first annotation")
+        raise SystemExit(f"a round-{rnd} unit was labelled twice in the first annotation")
+    sel = read(HERE / "selection_ai_policies.csv")
+    gold = first.set_index("unit_id")
+    _apply(gold, read(HERE / f"adjudication_r{rnd}.csv"), _disagreements(first, second, names), "adjudicated")
+    for uid, b in zip(second["unit_id"], second["annotator"]):
+        gold.loc[uid, "annotator"] = f"{gold.loc[uid, 'annotator']}+{b}"
+    gold = gold.reset_index().merge(sel[["unit_id", "corpus", "source", "position"]], on="unit_id",
+                                    how="left", validate="one_to_one")
+    if gold["corpus"].isna().any():
+        raise SystemExit(f"a round-{rnd} unit is not in labels/selection_ai_policies.csv")
+    return gold, first, second
+
+
+def ai_agreement(first: pd.DataFrame, second: pd.DataFrame, names: list[str], read) -> dict:
+    """First vs. second annotation (before adjudication), overall and per sampling pool."""
     table, exact, n = agreement(first, second, names)
     sel = read(HERE / "selection_ai_policies.csv")
     pools = {}
@@ -64,17 +81,9 @@ def round5(names: list[str], read) -> tuple[pd.DataFrame, dict]:
     for pool, part in both.groupby("pool"):
         t, e, k = agreement(first[first["unit_id"].isin(part["unit_id"])], second, names)
         pools[pool] = {"units": k, "exact_match": round(e, 4), "macro_kappa": round(float(t["kappa"].mean()), 4)}
-    gold = first.set_index("unit_id")
-    _apply(gold, read(HERE / "adjudication_r5.csv"), _disagreements(first, second, names), "adjudicated")
-    for uid, b in zip(second["unit_id"], second["annotator"]):
-        gold.loc[uid, "annotator"] = f"{gold.loc[uid, 'annotator']}+{b}"
-    gold = gold.reset_index().merge(sel[["unit_id", "corpus", "source", "position"]], on="unit_id",
-                                    how="left", validate="one_to_one")
-    if gold["corpus"].isna().any():
-        raise SystemExit("a round-5 unit is not in labels/selection_ai_policies.csv")
-    return gold, {"units": n, "exact_match": round(exact, 4), "macro_kappa": round(float(table["kappa"].mean()), 4),
-                  "macro_f1": round(float(table["f1"].mean()), 4), "per_pool": pools,
-                  "per_category": json.loads(table.round(4).to_json(orient="records"))}
+    return {"units": n, "exact_match": round(exact, 4), "macro_kappa": round(float(table["kappa"].mean()), 4),
+            "macro_f1": round(float(table["f1"].mean()), 4), "per_pool": pools,
+            "per_category": json.loads(table.round(4).to_json(orient="records"))}
 
 
 def reread_seeds(gold: pd.DataFrame, names: list[str], read) -> int:
@@ -119,8 +128,12 @@ def main() -> None:
         raise SystemExit("a labelled unit is not in labels/selection.csv")
     n_reread = reread_seeds(gold, names, read)
     gold = gold.reset_index()
-    r5, agree5 = round5(names, read)
-    gold = pd.concat([gold, r5], ignore_index=True).set_index("unit_id")
+    rounds = [ai_round(r, names, read) for r in AI_ROUNDS]
+    first = pd.concat([f for _, f, _ in rounds], ignore_index=True)
+    second = pd.concat([s for _, _, s in rounds], ignore_index=True)
+    agree_ai = ai_agreement(first, second, names, read)
+    per_round = {f"round_{r}": ai_agreement(f, s, names, read) for r, (_, f, s) in zip(AI_ROUNDS, rounds)}
+    gold = pd.concat([gold, *[g for g, _, _ in rounds]], ignore_index=True).set_index("unit_id")
     for r in read(HERE / "corrections.csv").itertuples():
         if gold.at[r.unit_id, r.category] != r.old:
             raise SystemExit(f"correction of {r.unit_id} {r.category}: gold has {gold.at[r.unit_id, r.category]}, "
@@ -133,12 +146,15 @@ def main() -> None:
     gold = gold.sort_values(["corpus", "source", "position"], kind="stable")
     gold[["unit_id", "corpus", "source", *names, "annotator", "note"]].to_csv(HERE / "gold.csv", index=False)
     # the agreement that matters for the product: AI-policy units (round 5); round 1 kept beside it
-    (HERE / "agreement.json").write_text(json.dumps({**agree5, "domain": "ai-policies (round 5)",
-                                                     "round_1": round1}, indent=2, ensure_ascii=False) + "\n")
+    (HERE / "agreement.json").write_text(json.dumps(
+        {**agree_ai, "domain": f"ai-policies (rounds {', '.join(map(str, AI_ROUNDS))})", **per_round,
+         "round_1": round1}, indent=2, ensure_ascii=False) + "\n")
     print(f"{len(gold)} gold units; round 1: {n} double-labelled, exact {exact:.3f}, macro kappa "
-          f"{table['kappa'].mean():.3f}; round 5: {agree5['units']} double-labelled, exact "
-          f"{agree5['exact_match']:.3f}, macro kappa {agree5['macro_kappa']:.3f}; {n_reread} seed decisions re-read")
-    print(pd.DataFrame(agree5["per_category"]).round(3).to_string(index=False))
+          f"{table['kappa'].mean():.3f}; AI policies: {agree_ai['units']} double-labelled, exact "
+          f"{agree_ai['exact_match']:.3f}, macro kappa {agree_ai['macro_kappa']:.3f} "
+          + "".join(f"(round {r}: {v['units']} units, kappa {v['macro_kappa']:.3f}) " for r, v in
+                    zip(AI_ROUNDS, per_round.values())) + f"; {n_reread} seed decisions re-read")
+    print(pd.DataFrame(agree_ai["per_category"]).round(3).to_string(index=False))
     print(gold.groupby("corpus")[names].apply(lambda d: d.astype(int).sum()).to_string())
 
 
