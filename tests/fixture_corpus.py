@@ -83,14 +83,14 @@ def write_corpus(folder: Path) -> Path:
 
 def write_gold(corpus: Path, path: Path, corpus_name: str = "fixture") -> pd.DataFrame:
     """Labels for every fixture unit, joined by text to the ids ingestion gives them."""
-    from aipolicy import ingest
+    from aipolicy.ingest import ingest  # not "from aipolicy import": the submodule may shadow the lazy name
     from aipolicy.ingest import normalise
 
     units = ingest(corpus)
     truth = {normalise(t): labs for doc in DOCS.values() for t, labs in doc}
     rows = []
     for u in units.itertuples():
-        labs = truth[u.text]
+        labs = truth[normalise(u.text)]
         rows.append({"unit_id": u.unit_id, "corpus": corpus_name, "source": u.source,
                      **{c: int(c in labs) for c in CATS}, "annotator": "test", "note": ""})
     gold = pd.DataFrame(rows)

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from aipolicy import ingest, ingest_files
-from aipolicy.ingest import UNIT_COLUMNS, decode_bytes, is_boilerplate, normalise
+from aipolicy.ingest import UNIT_COLUMNS, decode_bytes, is_boilerplate, normalise, tidy
 from aipolicy.errors import SkipFile
 
 from conftest import PARAS
@@ -21,7 +21,7 @@ def _texts(df: pd.DataFrame) -> list[str]:
 def test_txt_utf8_columns_and_order(policy_txt):
     df = ingest(policy_txt)
     assert list(df.columns) == UNIT_COLUMNS
-    assert _texts(df) == [normalise(p) for p in PARAS]
+    assert _texts(df) == [tidy(p) for p in PARAS]
     assert df["position"].tolist() == list(range(len(PARAS)))
     assert df["doc_id"].nunique() == 1
     assert df["source"].unique().tolist() == ["beijing_policy.txt"]
@@ -43,25 +43,32 @@ def test_gbk_file_detected(tmp_path):
     f.write_bytes("\n".join(PARAS).encode("gbk"))
     text, enc = decode_bytes(f.read_bytes())
     assert enc == "gb18030"
-    assert _texts(ingest(f)) == [normalise(p) for p in PARAS]
+    assert _texts(ingest(f)) == [tidy(p) for p in PARAS]
 
 
 def test_utf8_bom_and_big5(tmp_path):
     f = tmp_path / "bom.txt"
     f.write_bytes(b"\xef\xbb\xbf" + "\n".join(PARAS).encode("utf-8"))
-    assert _texts(ingest(f))[1] == normalise(PARAS[1])
+    assert _texts(ingest(f))[1] == tidy(PARAS[1])
     trad = "臺北市政府推動人工智慧產業發展，建設智慧運算中心與資料交換平臺。"
     g = tmp_path / "big5.txt"
     g.write_bytes((trad + "\n" + trad.replace("臺北", "新竹")).encode("big5"))
     texts = _texts(ingest(g))
-    assert texts[0].startswith("台北市政府推动人工智慧产业发展")
+    assert texts[0].startswith("臺北市政府推動人工智慧產業發展")  # shown as written
+    assert normalise(texts[0]).startswith("台北市政府推动人工智慧产业发展")
 
 
-def test_traditional_converted_to_simplified(tmp_path):
+def test_traditional_kept_in_output_simplified_for_matching(tmp_path):
     f = tmp_path / "trad.txt"
-    f.write_text("支持企業研發通用大模型，建設資料標註基地與開源社群。", encoding="utf-8")
-    (text,) = _texts(ingest(f))
-    assert "企业研发通用大模型" in text and "建设" in text and "标注" in text
+    trad = "支持企業研發通用大模型，建設資料標註基地與開源社群。"
+    f.write_text(trad, encoding="utf-8")
+    df = ingest(f)
+    (text,) = _texts(df)
+    assert text == trad  # original characters, full-width punctuation kept
+    from aipolicy.units import unit_id
+
+    assert df["unit_id"].iloc[0] == unit_id(df["doc_id"].iloc[0], normalise(trad))  # ids from the matching text
+    assert "企业研发通用大模型" in normalise(text) and "标注" in normalise(text)
 
 
 def test_fullwidth_and_whitespace_normalised():
@@ -80,7 +87,7 @@ def test_docx(tmp_path):
     f = tmp_path / "policy.docx"
     d.save(f)
     texts = _texts(ingest(f))
-    assert texts[:len(PARAS)] == [normalise(p) for p in PARAS]
+    assert texts[:len(PARAS)] == [tidy(p) for p in PARAS]
     assert any("公共算力中心" in t for t in texts)
 
 
@@ -147,7 +154,7 @@ def test_repeated_article_kept_once(tmp_path):
     f = tmp_path / "twice.txt"
     f.write_text("扫一扫下载新闻APP\n" + article + "\n分享\n收藏\n" + article + "\n", encoding="utf-8")
     texts = _texts(ingest(f))
-    assert texts == [normalise(p) for p in PARAS[1:]]
+    assert texts == [tidy(p) for p in PARAS[1:]]
 
 
 def test_near_duplicate_dropped(tmp_path):
@@ -167,14 +174,14 @@ def test_long_paragraph_split_into_sentence_runs(tmp_path):
     assert len(texts) > 1
     assert all(len(t) <= 500 for t in texts)
     assert all(t.endswith("。") for t in texts)  # whole sentences
-    assert "".join(texts) == normalise(long_par)
+    assert "".join(texts) == long_par
 
 
 def test_short_fragments_dropped_headings_kept(tmp_path):
     f = tmp_path / "frag.txt"
     f.write_text("分享\n2023-05-19\n123\n各位代表：\n建设人工智能公共算力中心\n" + PARAS[1], encoding="utf-8")
     texts = _texts(ingest(f))
-    assert texts == ["建设人工智能公共算力中心", normalise(PARAS[1])]
+    assert texts == ["建设人工智能公共算力中心", PARAS[1]]
 
 
 def test_tables_csv_jsonl_xlsx(tmp_path):
@@ -213,7 +220,7 @@ def test_bad_input_manifest(tmp_path):
     assert m.loc["good.txt", "status"] == "ok" and m.loc["good.txt", "units"] == len(PARAS)
     expect = {"empty.txt": "empty", "binary.txt": "binary", "broken.docx": "docx",
               "truncated.pdf": "PDF", "huge.txt": "too large", "photo.png": "unsupported",
-              "notext.csv": "'text' column", "fragments.txt": "no units"}
+              "notext.csv": "no text column", "fragments.txt": "no units"}
     for name, word in expect.items():
         assert m.loc[name, "status"] == "skipped", name
         assert word in m.loc[name, "reason"], (name, m.loc[name, "reason"])
@@ -266,7 +273,7 @@ def test_outputs_round_trip(policy_txt, tmp_path, ext):
     out = tmp_path / f"u{ext}"
     assert main(["ingest", str(policy_txt), "-o", str(out), "-q"]) == 0
     back = read_table(out)
-    assert back["text"].tolist() == [normalise(p) for p in PARAS]
+    assert back["text"].tolist() == [tidy(p) for p in PARAS]
     assert list(back.columns) == UNIT_COLUMNS
 
 

@@ -9,6 +9,7 @@ does only the rest. Memory is bounded by the largest single file, not by the siz
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 import json
 import os
 import shutil
@@ -19,7 +20,8 @@ import pandas as pd
 
 from .errors import AipolicyError
 from .ingest import discover
-from .pipeline import DOCUMENT_COLUMNS, MANIFEST_COLUMNS, UNIT_COLUMNS, PipelineOptions, process_file
+from .documents import documents_path, documents_table
+from .pipeline import MANIFEST_COLUMNS, UNIT_COLUMNS, PipelineOptions, excluded_by, not_read_summary, process_file
 from .settings import DEFAULT_EXCLUDE, DEFAULT_MAX_BYTES
 from .tables import atomic_path, check_output_path, manifest_path, write_table
 
@@ -42,7 +44,9 @@ class LabelRun:
 
     def summary(self) -> str:
         ok = int((self.manifest["status"] == "ok").sum())
-        return (f"{ok} files labelled, {len(self.manifest) - ok} skipped, {self.units} units"
+        dup = int((self.manifest["status"] == "duplicate").sum())
+        return (f"{ok} files labelled, {len(self.manifest) - ok - dup} skipped"
+                + (f", {dup} duplicate files" if dup else "") + f", {self.units} units"
                 + (f" ({self.resumed_files} files kept from the interrupted run)" if self.resumed_files else ""))
 
 
@@ -75,7 +79,7 @@ def _write_ipc(columns: dict, sink) -> None:
 def _label(task, model):
     """One file through the pipeline with the classifier: (state record, its columns or None)."""
     idx, path, source, part, options = task[:5]
-    res = process_file(path, source, options, label=model.label_columns)
+    res = process_file(path, source, options, label=partial(model.label_columns, normalised=True))
     return dict(idx=idx, **res.manifest_row, part="", documents=res.documents), res.columns
 
 
@@ -150,8 +154,16 @@ def _finished_records(parts: Path, state_file: Path, run_id: dict, resume: bool)
 
 def _schedule(files, parts: Path, done: dict, options: PipelineOptions, model):
     """(tasks, records already known by input index, number of files kept from the interrupted run)."""
+    from .duplicates import FileDeduper
+
     tasks, records, resumed = [], {}, 0
+    dedupe = FileDeduper()
     for i, (path, source) in enumerate(files):
+        repeat = None if excluded_by(path.name, options.exclude) else dedupe.check(path)
+        if repeat:  # read once: decided here, in input order, not in the workers
+            records[i] = {"file": str(path), "status": "duplicate", "units": 0, "part": "",
+                          "reason": f"{repeat} (read once)"}
+            continue
         try:
             key = _task_key(path, source)
         except OSError as e:
@@ -210,11 +222,13 @@ def _results(work: list, clf, model_dir: Path, jobs: int, thresholds: dict | Non
 
 def label_files(paths, output, *, model=None, models_dir=None, jobs: int = 1, resume: bool = False,
                 max_bytes: int = DEFAULT_MAX_BYTES, exclude=DEFAULT_EXCLUDE, progress: bool = False,
-                thresholds: dict | None = None, dask: str | None = None) -> LabelRun:
-    """Label files and folders into ``output`` (.csv, .jsonl, .parquet or .xlsx) and its manifest;
-    ``thresholds`` ({category: value}) overrides the model's. ``dask`` runs the files on a Dask cluster
+                thresholds: dict | None = None, dask: str | None = None,
+                options: PipelineOptions | None = None) -> LabelRun:
+    """Label files and folders into ``output`` (.csv, .jsonl, .parquet or .xlsx), its manifest and its
+    documents table (``OUT.documents.csv``); ``thresholds`` ({category: value}) overrides the model's;
+    ``options`` overrides ``max_bytes`` and ``exclude``. ``dask`` runs the files on a Dask cluster
     (a scheduler address, or 'local' for a LocalCluster of ``jobs`` workers) instead of local processes;
-    the output is the same.
+    the output is the same. When no file can be labelled nothing is written and AipolicyError is raised.
 
     The runner only schedules files and writes results: each file goes through
     :func:`aipolicy.pipeline.process_file` with the classifier as its labelling step.
@@ -224,6 +238,7 @@ def label_files(paths, output, *, model=None, models_dir=None, jobs: int = 1, re
     from .models import load_predictor, override_thresholds, resolve_model
 
     out = check_output_path(output, LABEL_FORMATS)
+    made_folder = not out.parent.exists()
     model_dir = resolve_model(model, models_dir)
     clf = override_thresholds(load_predictor(model_dir), thresholds)  # verified once, up front
     cats = list(clf.categories_)
@@ -239,7 +254,7 @@ def label_files(paths, output, *, model=None, models_dir=None, jobs: int = 1, re
     if not state_file.exists() or not done:
         state_file.write_text(json.dumps(run_id) + "\n", encoding="utf-8")
 
-    options = PipelineOptions(max_bytes=max_bytes, exclude=tuple(exclude))
+    options = options or PipelineOptions(max_bytes=max_bytes, exclude=tuple(exclude))
     tasks, records, resumed = _schedule(files, parts, done, options, clf)
     keys = {t[0]: key for t, key in tasks}
     bar = tqdm(total=len(tasks), desc="label", unit="file", disable=not progress, dynamic_ncols=True)
@@ -252,15 +267,33 @@ def label_files(paths, output, *, model=None, models_dir=None, jobs: int = 1, re
             bar.update(1)
     bar.close()
 
+    manifest, n_units, documents = _write_outputs(out, parts, records, label_columns(cats), made_folder)
+    return LabelRun(out, manifest, n_units, resumed, cats, clf.card_, documents)
+
+
+def _write_outputs(out: Path, parts: Path, records: dict, columns: list[str], made_folder: bool):
+    """Output, manifest and documents table from the finished records, in input order; (manifest,
+    units written, documents). Nothing is written when no file was labelled (AipolicyError)."""
     ordered = [records[i] for i in sorted(records)]
     manifest = pd.DataFrame(ordered)[MANIFEST_COLUMNS]
-    n_units = _assemble(out, [parts / r["part"] for r in ordered if r["status"] == "ok"], label_columns(cats))
+    if not (manifest["status"] == "ok").any():  # exit 2 writes nothing
+        _discard(parts, out.parent if made_folder else None)
+        raise AipolicyError(f"no input file could be labelled ({not_read_summary(manifest)})")
+    n_units = _assemble(out, [parts / r["part"] for r in ordered if r["status"] == "ok"], columns)
     write_table(manifest, manifest_path(out))
+    documents = documents_table([d for r in ordered for d in r.get("documents") or ()])
+    write_table(documents, documents_path(out))
     shutil.rmtree(parts, ignore_errors=True)
-    if not (manifest["status"] == "ok").any():
-        raise AipolicyError(f"no input file could be labelled ({len(manifest)} skipped; see {manifest_path(out)})")
-    documents = pd.DataFrame([d for r in ordered for d in r.get("documents", ())], columns=DOCUMENT_COLUMNS)
-    return LabelRun(out, manifest, n_units, resumed, cats, clf.card_, documents)
+    return manifest, n_units, documents
+
+
+def _discard(parts: Path, made_folder: Path | None) -> None:
+    shutil.rmtree(parts, ignore_errors=True)
+    if made_folder is not None:
+        try:
+            made_folder.rmdir()  # only when empty
+        except OSError:
+            pass
 
 
 def _assemble(out: Path, parts: list[Path], columns: list[str]) -> int:

@@ -30,7 +30,9 @@ def _texts(X) -> list[str]:
         X = X["text"]
     if isinstance(X, str):
         raise TypeError("expected a list of texts, got one string; wrap it in a list")
-    return ["" if t is None else str(t) for t in X]
+    from .textnorm import normalise_all
+
+    return normalise_all(X)  # features see the matching text (output text keeps its characters)
 
 
 def _targets(y, k: int) -> np.ndarray:

@@ -19,15 +19,17 @@ def _progress(args) -> bool:
 
 
 def _exclude(args):
+    """The default exclusions plus every --exclude (or only the --exclude given, with --no-default-excludes)."""
     from .ingest import DEFAULT_EXCLUDE
 
-    return tuple(args.exclude) if args.exclude else DEFAULT_EXCLUDE
+    base = () if getattr(args, "no_default_excludes", False) else DEFAULT_EXCLUDE
+    return tuple(dict.fromkeys([*base, *(args.exclude or ())]))
 
 
 def _explicit_failures(args, manifest) -> int:
     """Report files named on the command line (not found in a folder) that were skipped; their count."""
     named = {str(Path(p)) for p in args.paths if Path(p).is_file()}
-    bad = manifest[(manifest["status"] != "ok") & manifest["file"].isin(named)]
+    bad = manifest[(manifest["status"] == "skipped") & manifest["file"].isin(named)]
     for r in bad.itertuples():
         print(f"aipolicy {args.command}: error: {r.file} could not be read: {r.reason}", file=sys.stderr)
     return len(bad)
@@ -44,31 +46,62 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
 def _add_common_input(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH",
                    help="files or folders (searched recursively): .txt/.md in any Chinese encoding, "
-                        ".docx, .pdf (text layer), .html/.htm, or tables of paragraphs .csv/.jsonl/.xlsx "
-                        "with a 'text' column and optional 'id', 'city', 'doc_id' columns")
+                        ".docx, .pdf (text layer), .html/.htm, .doc/.wps (converted when LibreOffice is "
+                        "installed), or tables of paragraphs .csv/.jsonl/.xlsx (every sheet) with a text "
+                        "column (text/正文/内容/content, or --text-column) and optional 'id', 'city', "
+                        "'doc_id' columns")
     p.add_argument("--max-mb", type=float, default=50.0,
                    help="skip input files larger than this many megabytes (default: 50)")
     p.add_argument("--exclude", action="append", metavar="GLOB", default=None,
-                   help="skip files whose name matches GLOB (repeatable; listed in the manifest). "
-                        "Default: README*, SOURCE*, LICENSE*, CHANGELOG*, *.manifest.csv")
+                   help="also skip files whose name matches GLOB (repeatable; added to the defaults "
+                        "README*, SOURCE*, LICENSE*, CHANGELOG*, *.manifest.csv, *.documents.csv; listed "
+                        "in the manifest)")
+    p.add_argument("--no-default-excludes", action="store_true",
+                   help="do not skip the default README*, SOURCE*, LICENSE*, CHANGELOG* … files")
+    p.add_argument("--sheet", metavar="NAME", help="read only this sheet of .xlsx tables (default: every sheet)")
+    p.add_argument("--text-column", metavar="NAME",
+                   help="the column of .csv/.jsonl/.xlsx tables that holds the text (default: the one "
+                        "column named text, 正文, 内容, content, body or 文本)")
+    p.add_argument("--metadata", metavar="FILE",
+                   help="CSV of document metadata keyed by 'file' (the file name), with columns among "
+                        "title, issuer, date, doc_number, doc_type (or kind), place; overrides what the "
+                        "text says (e.g. ../shared/corpus/ai-policies/index.csv)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
 # --------------------------------------------------------------------------- ingest
 
+def _read_options(args):
+    """PipelineOptions from the common input flags (the --metadata file is read and checked here)."""
+    from .metadata import SidecarError, read_sidecar
+    from .pipeline import PipelineOptions
+
+    sidecar = None
+    if getattr(args, "metadata", None):
+        try:
+            sidecar = read_sidecar(args.metadata)
+        except SidecarError as e:
+            raise AipolicyError(str(e)) from None
+    return PipelineOptions(max_bytes=int(args.max_mb * 1e6), exclude=_exclude(args),
+                           sheet=getattr(args, "sheet", None), text_column=getattr(args, "text_column", None),
+                           sidecar=sidecar)
+
+
 def cmd_ingest(args) -> int:
+    from .documents import documents_path
     from .ingest import ingest_files
     from .tables import check_output_path, manifest_path, write_table
 
     out = check_output_path(args.output, (".csv", ".jsonl", ".parquet"))
-    res = ingest_files(args.paths, max_bytes=int(args.max_mb * 1e6), exclude=_exclude(args),
-                       progress=_progress(args))
-    write_table(res.manifest, manifest_path(out))
-    if res.n_read == 0:
-        raise AipolicyError(f"no input file could be read ({res.n_skipped} skipped; "
-                            f"see {manifest_path(out)})")
+    res = ingest_files(args.paths, options=_read_options(args), progress=_progress(args))
+    if res.n_read == 0:  # exit 2 writes nothing
+        from .pipeline import not_read_summary
+
+        raise AipolicyError(f"no input file could be read ({not_read_summary(res.manifest)})")
     write_table(res.units, out)
-    print(f"{res.summary()} -> {out} (manifest: {manifest_path(out)})")
+    write_table(res.manifest, manifest_path(out))
+    write_table(res.documents, documents_path(out))
+    print(f"{res.summary()} -> {out} (manifest: {manifest_path(out)}, documents: {documents_path(out)})")
     return 1 if _explicit_failures(args, res.manifest) else 0
 
 
@@ -192,7 +225,7 @@ def cmd_suggest(args) -> int:
 
     cfg = _training_config(args)
     cats = load_categories(cfg.categories)
-    res = ingest_files(args.paths, exclude=_exclude(args), progress=_progress(args))
+    res = ingest_files(args.paths, options=_read_options(args), progress=_progress(args))
     if res.n_read == 0:
         raise AipolicyError("no input file could be read")
     units = res.units.assign(corpus=args.corpus_name or _corpus_name(args.paths, cfg))
@@ -280,11 +313,13 @@ def cmd_label(args) -> int:
     from .batch import label_files
 
     run = label_files(args.paths, args.output, model=args.model, models_dir=args.models_dir, jobs=args.jobs,
-                      resume=args.resume, max_bytes=int(args.max_mb * 1e6), exclude=_exclude(args),
-                      progress=_progress(args), thresholds=_thresholds(args), dask=args.dask)
+                      resume=args.resume, options=_read_options(args), progress=_progress(args),
+                      thresholds=_thresholds(args), dask=args.dask)
+    from .documents import documents_path
     from .tables import manifest_path
 
-    print(f"{run.summary()} -> {run.output} (manifest: {manifest_path(run.output)})")
+    print(f"{run.summary()} -> {run.output} (manifest: {manifest_path(run.output)}, "
+          f"documents: {documents_path(run.output)})")
     return 1 if _explicit_failures(args, run.manifest) else 0
 
 
@@ -303,25 +338,34 @@ def cmd_evaluate(args) -> int:
 
 def _labelled_units(args, out_dir: Path):
     """(units, categories, model card, skipped files) for topics/report: a labelled table given as the
-    only PATH, or a fresh labelling of the inputs with the model (its manifest kept as OUT/manifest.csv)."""
+    only PATH, or a fresh labelling of the inputs with the model (its manifest kept as OUT/manifest.csv,
+    its documents table as OUT/documents.csv). Units of near-duplicate documents are left out (counted
+    once) unless --keep-near-duplicates."""
+    from .documents import documents_path, drop_near_duplicates
     from .models import load_predictor
     from .tables import read_table
 
+    keep = getattr(args, "keep_near_duplicates", False)
     if len(args.paths) == 1 and Path(args.paths[0]).suffix.lower() in (".csv", ".jsonl", ".parquet", ".xlsx"):
         t = read_table(args.paths[0])
         if any(c.startswith("p_") for c in t.columns) and "labels" in t.columns:
             clf = load_predictor(args.model, args.models_dir) if args.model else None
             cats = [c[2:] for c in t.columns if c.startswith("p_")]
-            return t, cats, (clf.card_ if clf else {}), 0
+            docs_file = documents_path(args.paths[0])
+            docs = read_table(docs_file) if docs_file.is_file() else None
+            return (t if keep else drop_near_duplicates(t, docs)), cats, (clf.card_ if clf else {}), 0
     from .batch import label_files
 
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / ".labelled_units.parquet"
     run = label_files(args.paths, tmp, model=args.model, models_dir=args.models_dir, jobs=args.jobs,
-                      max_bytes=int(args.max_mb * 1e6), exclude=_exclude(args), progress=_progress(args))
+                      options=_read_options(args), progress=_progress(args))
     units = read_table(tmp)
     tmp.unlink()
     Path(str(tmp) + ".manifest.csv").replace(out_dir / "manifest.csv")
+    documents_path(tmp).replace(out_dir / "documents.csv")
+    if not keep:
+        units = drop_near_duplicates(units, run.documents)
     skipped = int((run.manifest["status"] != "ok").sum())
     return units, run.categories, run.model_card, skipped
 
@@ -489,6 +533,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("-m", "--model", default=None, help="model name or folder (default: the shipped 'default')")
         p.add_argument("--models-dir", default=None, help="a folder of models to look in before the package's own")
         p.add_argument("-j", "--jobs", type=int, default=_default_jobs(), help="worker processes for labelling")
+        p.add_argument("--keep-near-duplicates", action="store_true",
+                       help="count every copy of an article (default: a document flagged as a near-duplicate "
+                            "of an earlier one is left out)")
         _topic_options(p)
         if name == "report":
             p.add_argument("--min-units", type=int, default=20,

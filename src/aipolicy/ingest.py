@@ -11,9 +11,8 @@ import codecs
 import hashlib
 import os
 import re
-import unicodedata
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -31,13 +30,15 @@ DOCX_EXT = {".docx"}
 PDF_EXT = {".pdf"}
 HTML_EXT = {".html", ".htm", ".xhtml"}
 TABLE_EXT = {".csv", ".jsonl", ".xlsx"}
-SUPPORTED_EXT = TEXT_EXT | DOCX_EXT | PDF_EXT | HTML_EXT | TABLE_EXT
+CONVERT_EXT = {".doc", ".wps"}  # through LibreOffice (soffice) when installed
+SUPPORTED_EXT = TEXT_EXT | DOCX_EXT | PDF_EXT | HTML_EXT | TABLE_EXT | CONVERT_EXT
 
 
 
 @dataclass
 class Document:
-    """One cleaned document. ``paragraphs`` are cleaned lines; table rows carry their own ids."""
+    """One cleaned document. ``paragraphs`` are cleaned lines in their original characters, ``norm``
+    the same lines normalised (for matching, features and ids); table rows carry their own ids."""
 
     doc_id: str
     source: str
@@ -47,6 +48,11 @@ class Document:
     row_ids: list[str | None] | None = None
     row_cities: list[str | None] | None = None
     from_table: bool = False
+    norm: list[str] | None = None
+    meta: object = None  # metadata.DocMeta
+    place_hint: str = ""  # a sidecar's place
+    place: str = ""  # set by cities.attribute_cities
+    extra: dict = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- discovery
@@ -118,11 +124,7 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
 
 # --------------------------------------------------------------------------- cleaning
 
-@lru_cache(maxsize=1)
-def _opencc():
-    import opencc
-
-    return opencc.OpenCC("t2s")
+from .textnorm import _FULLWIDTH, _opencc, halfwidth, normalise, tidy  # noqa: E402,F401  (re-exported)
 
 
 @lru_cache(maxsize=1)
@@ -130,59 +132,24 @@ def _boilerplate_re() -> re.Pattern:
     return re.compile("|".join(f"(?:{p})" for p in read_lines("boilerplate.txt")))
 
 
-_SPACE_RUN = re.compile(r"[ \t\u00a0\u3000]+")
-_HAN = r"\u3400-\u9fff\uf900-\ufaff"
-_CJK_PUNCT = "，。、；：！？“”‘’（）《》【】"
-# a space next to a Chinese character or Chinese punctuation carries no meaning (PDF and web artefact)
-_SPACE_BY_HAN = re.compile(rf"(?<=[{_HAN}{_CJK_PUNCT}]) | (?=[{_HAN}{_CJK_PUNCT}])")
-
-
-# full-width ASCII and the ideographic space, the bulk of what NFKC changes in Chinese text
-_FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
-
-
-def halfwidth(text: str) -> str:
-    """``text.translate(_FULLWIDTH)`` as one numpy pass over the code points (15× faster on Chinese
-    text, where full-width punctuation is everywhere)."""
-    import numpy as np
-
-    if text.isascii():
-        return text
-    try:
-        cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    except UnicodeEncodeError:  # a lone surrogate: let str.translate keep it
-        return text.translate(_FULLWIDTH)
-    wide = (cps >= 0xFF01) & (cps <= 0xFF5E)
-    space = cps == 0x3000
-    if not (wide.any() or space.any()):
-        return text
-    cps = cps.copy()
-    cps[wide] -= 0xFEE0
-    cps[space] = 0x20
-    return cps.tobytes().decode("utf-32-le")
-
-
-def normalise(text: str) -> str:
-    """Traditional→simplified (OpenCC), NFKC (full-width ASCII → half-width), tidy whitespace."""
-    text = halfwidth(_opencc().convert(text))
-    if not unicodedata.is_normalized("NFKC", text):
-        text = unicodedata.normalize("NFKC", text)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    lines = []
-    for line in text.split("\n"):
-        line = _SPACE_RUN.sub(" ", line).strip()
-        line = _SPACE_BY_HAN.sub("", line)
-        lines.append(line)
-    return "\n".join(lines)
-
-
 def is_boilerplate(line: str) -> bool:
     return _boilerplate_re().fullmatch(line) is not None
 
 
+def clean_lines(text: str) -> tuple[list[str], list[str]]:
+    """(shown, normalised) non-empty lines, page chrome and web boilerplate removed (matched on the
+    normalised form)."""
+    shown, norm = [], []
+    for disp, n in zip(tidy(text).split("\n"), normalise(text).split("\n")):
+        if n and not is_boilerplate(n):
+            shown.append(disp)
+            norm.append(n)
+    return shown, norm
+
+
 def clean_paragraphs(text: str) -> list[str]:
-    """Normalised, non-empty lines with page chrome and web boilerplate removed."""
-    return [ln for ln in normalise(text).split("\n") if ln and not is_boilerplate(ln)]
+    """Non-empty lines (original characters) with page chrome and web boilerplate removed."""
+    return clean_lines(text)[0]
 
 
 def doc_hash(text: str) -> str:
@@ -197,80 +164,17 @@ def read_text_file(path: Path) -> str:
 
 
 def read_docx(path: Path) -> str:
-    try:
-        import docx
-        from docx.opc.exceptions import PackageNotFoundError
-    except ImportError as e:  # pragma: no cover - dependency is declared
-        raise AipolicyError(f"python-docx is required for .docx files: {e}") from None
-    try:
-        d = docx.Document(str(path))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as e:
-        raise SkipFile(f"not a readable .docx (broken or truncated: {type(e).__name__})") from None
-    except Exception as e:  # lxml or zip errors deep inside a damaged package
-        raise SkipFile(f"not a readable .docx ({type(e).__name__}: {e})") from None
-    parts = [p.text for p in d.paragraphs]
-    for table in d.tables:
-        for row in table.rows:
-            cells = []
-            for c in row.cells:
-                if c.text and (not cells or cells[-1] != c.text):
-                    cells.append(c.text)
-            parts.append(" ".join(cells))
-    return "\n".join(parts)
+    """Paragraphs and table rows in document order (a row is one line, cells separated by "｜")."""
+    from .readers import docx_blocks
+
+    return "\n".join(docx_blocks(path))
 
 
 def read_pdf(path: Path) -> str:
-    import logging
+    """The PDF's paragraphs: headers, footers and page numbers removed, lines re-joined (see readers)."""
+    from .readers import read_pdf as _read_pdf
 
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
-    try:
-        reader = PdfReader(str(path))
-        if reader.is_encrypted:
-            try:
-                reader.decrypt("")
-            except Exception:
-                raise SkipFile("encrypted PDF (password needed)") from None
-        pages = [page.extract_text() or "" for page in reader.pages]
-    except SkipFile:
-        raise
-    except (PdfReadError, ValueError, KeyError, OSError) as e:
-        raise SkipFile(f"not a readable PDF (broken or truncated: {type(e).__name__})") from None
-    except Exception as e:
-        raise SkipFile(f"not a readable PDF ({type(e).__name__}: {e})") from None
-    text = "\n".join(pages)
-    if not text.strip():
-        raise SkipFile("PDF has no text layer (scanned image?); OCR it first")
-    return _join_pdf_lines(text)
-
-
-_PDF_SENT_END = re.compile(r"[。！？；!?;:：」』”）)]$")
-
-
-def _join_pdf_lines(text: str) -> str:
-    """PDF text layers break lines at the page width; re-join lines inside a paragraph.
-
-    A line ends a paragraph when it ends with sentence punctuation or is short (a heading).
-    """
-    out: list[str] = []
-    buf = ""
-    lines = [ln.strip() for ln in text.split("\n")]
-    width = max((len(ln) for ln in lines), default=0)
-    for ln in lines:
-        if not ln:
-            if buf:
-                out.append(buf)
-                buf = ""
-            continue
-        buf += ln
-        if _PDF_SENT_END.search(ln) or len(ln) < 0.6 * width:
-            out.append(buf)
-            buf = ""
-    if buf:
-        out.append(buf)
-    return "\n".join(out)
+    return _read_pdf(path)[0]
 
 
 def read_html(path: Path) -> tuple[str, str]:
@@ -287,29 +191,49 @@ def read_html(path: Path) -> tuple[str, str]:
     return text, title
 
 
-def read_table(path: Path) -> pd.DataFrame:
+def read_table(path: Path, *, sheet: str | None = None, text_column: str | None = None) -> list[pd.DataFrame]:
+    """A table of paragraphs as DataFrames (one per .xlsx sheet) with the text in column ``text``.
+
+    The text column is ``text_column`` or the one column named text/正文/内容/content (any case);
+    SkipFile when it is missing or ambiguous.
+    """
+    from .readers import read_sheets, text_column as find_text_column
+
     ext = path.suffix.lower()
     try:
         if ext == ".csv":
             import io
 
             text, _ = decode_bytes(path.read_bytes())
-            df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+            frames = [pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)]
         elif ext == ".jsonl":
-            text, _ = decode_bytes(path.read_bytes())
             import io
 
-            df = pd.read_json(io.StringIO(text), lines=True, dtype=False)
+            text, _ = decode_bytes(path.read_bytes())
+            frames = [pd.read_json(io.StringIO(text), lines=True, dtype=False)]
         else:
-            df = pd.read_excel(path, dtype=str)
+            frames = [df for _, df in read_sheets(path, sheet)]
     except SkipFile:
         raise
     except Exception as e:
         raise SkipFile(f"not a readable {ext} table ({type(e).__name__}: {str(e)[:120]})") from None
-    df.columns = [str(c).strip().lower() for c in df.columns]
-    if "text" not in df.columns:
-        raise SkipFile(f"table has no 'text' column (columns: {', '.join(df.columns[:8])})")
-    return df
+    out = [_text_table(df, find_text_column(df.columns, text_column)) for df in frames
+           if not (df.empty and len(frames) > 1)]
+    if not out:
+        raise SkipFile("table has no rows")
+    return out
+
+
+def _text_table(df: pd.DataFrame, col: str) -> pd.DataFrame:
+    """The text column and the optional id, city and doc_id columns, by position (duplicated or
+    differently-cased column names cannot clash)."""
+    names = [str(c) for c in df.columns]
+    data = {"text": df.iloc[:, names.index(str(col))].tolist()}
+    for want in ("id", "city", "doc_id"):
+        pos = [i for i, c in enumerate(names) if c.strip().lower() == want and c != str(col)]
+        if pos:
+            data[want] = df.iloc[:, pos[0]].tolist()
+    return pd.DataFrame(data)
 
 
 # --------------------------------------------------------------------------- files → documents
@@ -330,8 +254,7 @@ def _cell(v) -> str | None:
     return s or None
 
 
-def read_documents(path: Path, source: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Document]:
-    """Read one file into cleaned documents. Raises SkipFile with a one-line reason."""
+def _check_file(path: Path, max_bytes: int) -> str:
     ext = path.suffix.lower()
     if ext not in SUPPORTED_EXT:
         raise SkipFile(f"unsupported file type '{ext or '(none)'}'")
@@ -345,26 +268,55 @@ def read_documents(path: Path, source: str, *, max_bytes: int = DEFAULT_MAX_BYTE
         raise SkipFile(f"too large ({size / 1e6:.1f} MB > limit {max_bytes / 1e6:.0f} MB; see --max-mb)")
     if not os.access(path, os.R_OK):
         raise SkipFile("permission denied")
+    return ext
 
-    if ext in TABLE_EXT:
-        return _table_documents(read_table(path), source)
 
-    title = ""
+def _read_body(path: Path, ext: str) -> tuple[str, str, str, str]:
+    """(raw text for the doc_id, paragraph text, text for metadata, title hint) of a non-table file."""
+    from .layout import repair_text
+    from .readers import read_converted, read_pdf as read_pdf_pages
+
     if ext in TEXT_EXT:
         raw = read_text_file(path)
-    elif ext in DOCX_EXT:
+        return raw, repair_text(raw), raw, ""
+    if ext in DOCX_EXT:
         raw = read_docx(path)
-    elif ext in PDF_EXT:
-        raw = read_pdf(path)
-    else:
-        raw, title = read_html(path)
-    paragraphs = clean_paragraphs(raw)
+        return raw, raw, raw, ""
+    if ext in CONVERT_EXT:
+        raw = "\n".join(read_converted(path))
+        return raw, raw, raw, ""
+    if ext in PDF_EXT:
+        body, raw = read_pdf_pages(path)
+        return raw, body, raw, ""
+    raw, title = read_html(path)
+    return raw, raw, raw, title
+
+
+def read_documents(path: Path, source: str, *, max_bytes: int = DEFAULT_MAX_BYTES, sheet: str | None = None,
+                   text_column: str | None = None, sidecar: dict | None = None) -> list[Document]:
+    """Read one file into cleaned documents with their metadata. Raises SkipFile with a one-line reason.
+
+    ``sidecar``: {file name: {field: value}} from ``--metadata FILE``, overriding what the text says.
+    """
+    from .metadata import apply_sidecar, extract
+
+    ext = _check_file(path, max_bytes)
+    side = (sidecar or {}).get(Path(source).name)
+    if ext in TABLE_EXT:
+        docs = [d for df in read_table(path, sheet=sheet, text_column=text_column)
+                for d in _table_documents(df, source)]
+        for d in docs:
+            d.meta, d.place_hint = apply_sidecar(extract(d.paragraphs, file_name=source), side)
+        return docs
+    raw, body, meta_text, title_hint = _read_body(path, ext)
+    paragraphs, norm = clean_lines(body)
     if not paragraphs:
         raise SkipFile("no text after cleaning")
-    if title:
-        title = normalise(title).replace("\n", " ")
-    return [Document(doc_id=doc_hash(raw), source=source, paragraphs=paragraphs,
-                     title=title or _title_of(paragraphs))]
+    # metadata reads the lines as written (a space between two issuers in a title is kept)
+    lines = meta_text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    meta, place = apply_sidecar(extract(lines, file_name=source, title_hint=" ".join(title_hint.split())), side)
+    return [Document(doc_id=doc_hash(raw), source=source, paragraphs=paragraphs, norm=norm,
+                     title=meta.title or _title_of(paragraphs), meta=meta, place_hint=place)]
 
 
 def _column_cells(df: pd.DataFrame, column: str) -> list[str | None]:
@@ -373,7 +325,7 @@ def _column_cells(df: pd.DataFrame, column: str) -> list[str | None]:
 
 
 def _table_documents(df: pd.DataFrame, source: str) -> list[Document]:
-    """A table of paragraphs: rows grouped by ``doc_id`` (or the whole file as one document)."""
+    """A table of paragraphs: rows grouped by ``doc_id`` (or the whole table as one document)."""
     texts = [(_cell(t) or "") for t in df["text"].tolist()]
     ids, cities, groups = (_column_cells(df, c) for c in ("id", "city", "doc_id"))
     if not any(texts):
@@ -381,16 +333,17 @@ def _table_documents(df: pd.DataFrame, source: str) -> list[Document]:
     file_hash = doc_hash("\n".join(texts))
     order: dict[str, Document] = {}
     for text, uid, city, group in zip(texts, ids, cities, groups):
-        paras = clean_paragraphs(text)
+        paras, norm = clean_lines(text)
         if not paras:
             continue
         key = group or file_hash
         doc = order.get(key)
         if doc is None:
             doc = order[key] = Document(doc_id=key, source=source, paragraphs=[], row_ids=[],
-                                        row_cities=[], from_table=True)
+                                        row_cities=[], from_table=True, norm=[])
         # a row is one paragraph (its line breaks folded), keeping the user's id and city
         doc.paragraphs.append(" ".join(paras))
+        doc.norm.append(" ".join(norm))
         doc.row_ids.append(uid)
         doc.row_cities.append(city)
     docs = list(order.values())
@@ -405,17 +358,22 @@ def _table_documents(df: pd.DataFrame, source: str) -> list[Document]:
 
 def iter_files(paths: Iterable[str | os.PathLike], *, max_bytes: int = DEFAULT_MAX_BYTES,
                exclude: Iterable[str] = DEFAULT_EXCLUDE, progress: bool = False,
-               desc: str = "ingest") -> Iterator[FileResult]:
+               desc: str = "ingest", options: PipelineOptions | None = None) -> Iterator[FileResult]:
     """Yield one :class:`~aipolicy.pipeline.FileResult` per input file, in a stable order.
 
-    Every expected failure becomes a skipped FileResult; nothing raises for a bad file.
+    Every expected failure becomes a skipped FileResult; nothing raises for a bad file. A file reached
+    twice, or byte-identical to an earlier one, is read once (status ``duplicate``). ``options``
+    overrides ``max_bytes`` and ``exclude``.
     """
     from tqdm.auto import tqdm
 
-    options = PipelineOptions(max_bytes=max_bytes, exclude=tuple(exclude))
+    from .duplicates import FileDeduper
+
+    options = options or PipelineOptions(max_bytes=max_bytes, exclude=tuple(exclude))
+    dedupe = FileDeduper()
     files = discover(paths)
     for path, source in tqdm(files, desc=desc, unit="file", disable=not progress, dynamic_ncols=True):
-        yield process_file(path, source, options)
+        yield process_file(path, source, options, dedupe=dedupe)
 
 
 @dataclass
@@ -430,17 +388,30 @@ class IngestResult:
 
     @property
     def n_skipped(self) -> int:
-        return int((self.manifest["status"] != "ok").sum())
+        return int((self.manifest["status"] == "skipped").sum())
+
+    @property
+    def n_duplicate(self) -> int:
+        return int((self.manifest["status"] == "duplicate").sum())
 
     def summary(self) -> str:
-        return (f"{self.n_read} files read, {self.n_skipped} skipped, {len(self.units)} units"
-                f" from {self.units['doc_id'].nunique() if len(self.units) else 0} documents")
+        dup = f", {self.n_duplicate} duplicate files" if self.n_duplicate else ""
+        near = 0
+        if self.documents is not None and len(self.documents):
+            near = int((self.documents["near_duplicate_of"] != "").sum())
+        near_s = f", {near} near-duplicate documents flagged" if near else ""
+        return (f"{self.n_read} files read, {self.n_skipped} skipped{dup}, {len(self.units)} units"
+                f" from {self.units['doc_id'].nunique() if len(self.units) else 0} documents{near_s}")
 
 
 def ingest_files(paths: Iterable[str | os.PathLike], *, max_bytes: int = DEFAULT_MAX_BYTES,
-                 exclude: Iterable[str] = DEFAULT_EXCLUDE, progress: bool = False) -> IngestResult:
+                 exclude: Iterable[str] = DEFAULT_EXCLUDE, progress: bool = False,
+                 options: PipelineOptions | None = None) -> IngestResult:
+    """Ingest files and folders: units, manifest and documents table (near-duplicates flagged)."""
+    from .documents import documents_table
+
     frames, rows, docs = [], [], []
-    for res in iter_files(paths, max_bytes=max_bytes, exclude=exclude, progress=progress):
+    for res in iter_files(paths, max_bytes=max_bytes, exclude=exclude, progress=progress, options=options):
         rows.append(res.manifest_row)
         docs.extend(res.documents)
         if res.units is not None:
@@ -448,8 +419,7 @@ def ingest_files(paths: Iterable[str | os.PathLike], *, max_bytes: int = DEFAULT
     units = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=UNIT_COLUMNS)
     units = units[UNIT_COLUMNS]
     units["position"] = units["position"].astype("int64")
-    return IngestResult(units, pd.DataFrame(rows, columns=MANIFEST_COLUMNS),
-                        pd.DataFrame(docs, columns=DOCUMENT_COLUMNS))
+    return IngestResult(units, pd.DataFrame(rows, columns=MANIFEST_COLUMNS), documents_table(docs))
 
 
 def ingest(paths, *, max_bytes: int = DEFAULT_MAX_BYTES, exclude: Iterable[str] = DEFAULT_EXCLUDE,

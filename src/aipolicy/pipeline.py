@@ -24,6 +24,8 @@ MANIFEST_COLUMNS = ["file", "status", "reason", "units"]
 DOCUMENT_COLUMNS = ["doc_id", "file", "title", "issuer", "date", "year", "doc_number", "doc_type", "place",
                     "near_duplicate_of"]
 
+NORM = "_norm"  # the units' matching text, handed to ``label`` and not kept in the output
+
 # The error policy, in one place: an input file that raises one of these is listed as skipped with
 # the reason, and the batch goes on. SkipFile carries a reason written for the user; the others are
 # the failures a damaged or hostile file can provoke in the readers (I/O, decoding, parsing, size).
@@ -36,6 +38,9 @@ class PipelineOptions:
 
     max_bytes: int = DEFAULT_MAX_BYTES
     exclude: tuple[str, ...] = DEFAULT_EXCLUDE
+    sheet: str | None = None  # only this sheet of .xlsx tables (default: every sheet)
+    text_column: str | None = None  # the column of tables that holds the text
+    sidecar: dict | None = field(default=None, hash=False)  # metadata.read_sidecar(--metadata FILE)
 
 
 @dataclass
@@ -78,46 +83,50 @@ def excluded_by(name: str, exclude: Iterable[str]) -> str | None:
     return None
 
 
-def _document_row(doc) -> dict:
-    row = dict.fromkeys(DOCUMENT_COLUMNS, "")
-    row.update(doc_id=doc.doc_id, file=doc.source, title=doc.title)
-    return row
-
-
 def _read_units(path: Path, source: str, options: PipelineOptions) -> tuple[dict, list[dict]]:
-    """Columns of the file's units (``UNIT_COLUMNS``) and its document rows; raises on a bad file."""
-    from .cities import attribute_cities
-    from .ingest import read_documents
-    from .units import document_units
+    """Columns of the file's units (``UNIT_COLUMNS``) and its document rows (with their near-duplicate
+    sketches, settled over the run by documents.documents_table); raises on a bad file."""
+    from .documents import file_documents
 
-    rows: list[dict] = []
-    docs = read_documents(path, source, max_bytes=options.max_bytes)
-    for doc in docs:
-        rows.extend(attribute_cities(doc, document_units(doc)))
+    rows, docs = file_documents(path, source, max_bytes=options.max_bytes, sheet=options.sheet,
+                                text_column=options.text_column, sidecar=options.sidecar)
     if not rows:
         raise SkipFile("no units (only short fragments or boilerplate)")
-    return {c: [r[c] for r in rows] for c in UNIT_COLUMNS}, [_document_row(d) for d in docs]
+    cols = {c: [r[c] for r in rows] for c in UNIT_COLUMNS}
+    cols[NORM] = [r.get("_norm") or r["text"] for r in rows]
+    return cols, docs
 
 
 def process_file(path: str | os.PathLike, source: str | None = None, options: PipelineOptions | None = None,
-                 *, label: Callable[[list[str]], dict] | None = None) -> FileResult:
+                 *, label: Callable[[list[str]], dict] | None = None, dedupe=None) -> FileResult:
     """Run one file through the pipeline. Never raises for a bad file: it comes back skipped.
 
     ``source`` is the name recorded in the units (default: the file name). ``label``, if given, maps
-    the list of unit texts to extra columns (the classifier's p_<category>, labels, evidence); it runs
-    inside the same error boundary.
+    the list of the units' matching texts (textnorm.normalise of the shown text) to extra columns (the
+    classifier's p_<category>, labels, evidence); it runs inside the same error boundary. ``dedupe`` (a duplicates.FileDeduper shared by the run) makes a
+    file reached twice or byte-identical to an earlier one come back as ``duplicate``, unread.
     """
     path = Path(path)
     options = options or PipelineOptions()
     pat = excluded_by(path.name, options.exclude)
     if pat:
         return FileResult(str(path), "skipped", f"excluded by pattern '{pat}' (see --exclude)")
+    repeat = dedupe.check(path) if dedupe is not None else None
+    if repeat:
+        return FileResult(str(path), "duplicate", f"{repeat} (read once)")
     try:
         cols, documents = _read_units(path, source or path.name, options)
         if label is not None:
-            cols.update(label(cols["text"]))
+            cols.update(label(cols[NORM]))
+        del cols[NORM]
     except SkipFile as e:
         return FileResult(str(path), "skipped", str(e))
     except FILE_ERRORS as e:
         return FileResult(str(path), "skipped", f"{type(e).__name__}: {e}")
     return FileResult(str(path), "ok", "", cols, documents)
+
+
+def not_read_summary(manifest: pd.DataFrame) -> str:
+    """'3 not read: 2× excluded by pattern 'README*'; 1× empty file' — why nothing could be read."""
+    reasons = manifest.loc[manifest["status"] != "ok", "reason"].str.replace(r" \(.*$", "", regex=True)
+    return f"{len(reasons)} not read: " + "; ".join(f"{n}× {r}" for r, n in reasons.value_counts().head(3).items())

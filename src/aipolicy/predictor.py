@@ -16,6 +16,7 @@ from itertools import repeat
 import numpy as np
 import scipy.sparse as sp
 
+from .textnorm import normalise_all
 from .tokens import _cutter, tokenize
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing multiplier
@@ -237,9 +238,10 @@ class Predictor:
             self._cue_re = cue_pattern(self.cue_terms)
         return cue_presence(texts, self.cue_terms, self._cue_re)
 
-    def feature_blocks(self, texts) -> list[sp.csr_matrix]:
-        """[word TF-IDF, character TF-IDF, cue presence] — the estimator's FeatureUnion, in order."""
-        texts = ["" if t is None else str(t) for t in texts]
+    def feature_blocks(self, texts, *, normalised: bool = False) -> list[sp.csr_matrix]:
+        """[word TF-IDF, character TF-IDF, cue presence] — the estimator's FeatureUnion, in order.
+        Features see the matching text (textnorm.normalise); ``normalised=True`` says the texts already are."""
+        texts = [str(t) for t in texts] if normalised else normalise_all(texts)
         w = _tfidf(self._word_counts(texts), self.word_idf)
         chars = mask_columns(char_ngram_counts(texts, self.char_ngram_range, self.char_bits), self.char_keep)
         return [w, _tfidf(chars, self.char_idf), self._cue_matrix(texts)]
@@ -266,9 +268,9 @@ class Predictor:
     def predict_proba(self, texts) -> np.ndarray:
         return self._proba(self.feature_blocks(texts))
 
-    def label_columns(self, texts, *, evidence_terms: int = 3) -> dict:
+    def label_columns(self, texts, *, evidence_terms: int = 3, normalised: bool = False) -> dict:
         """The label columns for ``texts``: p_<category> arrays, labels and evidence lists."""
-        blocks = self.feature_blocks(texts)
+        blocks = self.feature_blocks(texts, normalised=normalised)
         proba = self._proba(blocks)
         pred = proba >= self.thresholds_
         cols = {f"p_{c}": np.round(proba[:, j], 4) for j, c in enumerate(self.categories_)}

@@ -8,7 +8,8 @@ SEED = 20241122
 DEFAULT_MAX_MB = 50
 DEFAULT_MAX_BYTES = DEFAULT_MAX_MB * 1_000_000
 # files that document a folder rather than being policy text; listed in the manifest as skipped
-DEFAULT_EXCLUDE = ("README*", "SOURCE*", "LICENSE*", "LICENCE*", "CHANGELOG*", "*.manifest.csv")
+DEFAULT_EXCLUDE = ("README*", "SOURCE*", "LICENSE*", "LICENCE*", "CHANGELOG*", "*.manifest.csv",
+                   "*.documents.csv")
 
 # models
 DEFAULT_MODEL = "default"

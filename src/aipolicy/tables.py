@@ -17,9 +17,7 @@ def check_output_path(path: str | os.PathLike, allowed=WRITABLE) -> Path:
     p = Path(path)
     if p.suffix.lower() not in allowed:
         raise AipolicyError(f"output {p} must end in one of {', '.join(allowed)}")
-    if p.parent and not p.parent.exists():
-        p.parent.mkdir(parents=True, exist_ok=True)
-    return p
+    return p  # its folder is made when something is written (atomic_path): a failed run leaves nothing
 
 
 @contextmanager

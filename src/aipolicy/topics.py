@@ -41,8 +41,10 @@ def tokenize_units(texts) -> list[list[str]]:
     paragraph, and topics should say what places push, not which place wrote them."""
     from .cities import Gazetteer
 
+    from .textnorm import normalise_all
+
     places = Gazetteer.default().any_form.keys()
-    return [[w for w in content_tokens(t) if w not in places] for t in texts]
+    return [[w for w in content_tokens(t) if w not in places] for t in normalise_all(texts)]
 
 
 def _lda(corpus, dictionary, k: int, *, seed: int, passes: int, iterations: int):

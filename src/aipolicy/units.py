@@ -115,31 +115,48 @@ class _Deduper:
         return False
 
 
+def _row_unit_id(uid: str | None, k: int, n: int) -> str | None:
+    """A table row's own id; a row split into n pieces gets id-1, id-2…"""
+    return f"{uid}-{k + 1}" if uid is not None and n > 1 else uid
+
+
 def document_units(doc, *, max_chars: int = MAX_CHARS, min_han: int = MIN_HAN) -> list[dict]:
-    """Units of one document as rows with unit_id, doc_id, source, position, text
-    (and, for table inputs, the user's ``_row_city``)."""
+    """Units of one document as rows with unit_id, doc_id, source, position, text (original characters)
+    and the private ``_norm`` (normalised text, for places) and, for table inputs, ``_row_city``.
+
+    Fragments, duplicates and ids are decided on the normalised text: ``unit_id`` = sha256(doc_id +
+    normalised text), so ids do not change with how the text is shown.
+    """
+    from .textnorm import normalise_all
+
     rows = []
     dedupe = None if doc.from_table else _Deduper()
     enough_han = _ENOUGH_HAN if min_han == MIN_HAN else _min_han_re(min_han)
-    for i, par in enumerate(doc.paragraphs):
-        pieces = split_paragraph(par, max_chars)
+    pieces_of = [split_paragraph(par, max_chars) for par in doc.paragraphs]
+    # a paragraph kept whole has its matching text already (doc.norm); only split ones are normalised here
+    known = doc.norm if doc.norm is not None and len(doc.norm) == len(doc.paragraphs) else None
+    todo = iter(normalise_all([p for i, pieces in enumerate(pieces_of) for p in pieces
+                               if known is None or len(pieces) > 1]))
+    norms = iter([known[i] if known is not None and len(pieces) == 1 else next(todo)
+                  for i, pieces in enumerate(pieces_of) for _ in pieces])
+    for i, pieces in enumerate(pieces_of):
         for k, text in enumerate(pieces):
+            norm = next(norms)
             if doc.from_table:
-                uid = doc.row_ids[i]
-                if uid is not None and len(pieces) > 1:
-                    uid = f"{uid}-{k + 1}"
+                uid = _row_unit_id(doc.row_ids[i], k, len(pieces))
                 if not text.strip():
                     continue
             else:
-                if not enough_han.match(text) or dedupe.seen(text):
+                if not enough_han.match(norm) or dedupe.seen(norm):
                     continue
                 uid = None
             rows.append({
-                "unit_id": uid or unit_id(doc.doc_id, text),
+                "unit_id": uid or unit_id(doc.doc_id, norm),
                 "doc_id": doc.doc_id,
                 "source": doc.source,
                 "position": len(rows),
                 "text": text,
+                "_norm": norm,
                 "_row_city": doc.row_cities[i] if doc.from_table else None,
             })
     return rows

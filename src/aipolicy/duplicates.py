@@ -1,0 +1,119 @@
+"""Duplicate files and near-duplicate documents.
+
+- **Files**: a file reached twice (the same path through two arguments, or a symlink) or two files with
+  byte-identical content are read once; the later ones are listed in the manifest with status
+  ``duplicate`` and the file they repeat (:class:`FileDeduper`).
+- **Documents**: the same article in two files (other chrome, a changed heading, a few edits) is a
+  *near-duplicate*: the Jaccard similarity of the two documents' sets of character 5-grams (punctuation
+  and spaces removed), estimated from bottom-128 sketches, is at least ``NEAR_DUP_DOCS``. Candidates
+  are the earlier documents whose sketch shares at least a quarter of its hashes (an inverted index), so
+  the check stays linear for documents that share nothing; memory is 128 integers a document. The later document is flagged with
+  the earlier one's ``doc_id`` (:class:`DocumentDeduper`). Kept in this one module so that it can move
+  to datasketch's MinHash LSH, like the within-document unit check (issue 14), without other changes.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections import Counter
+
+import numpy as np
+from pathlib import Path
+
+NEAR_DUP_DOCS = 0.8
+SHINGLE = 5
+SKETCH_SIZE = 128
+_KEY_STRIP = re.compile(r"[\W_]+", re.UNICODE)
+
+
+class FileDeduper:
+    """Remembers the files read in a run by resolved path and by content hash."""
+
+    def __init__(self):
+        self._paths: dict[str, str] = {}
+        self._hashes: dict[str, str] = {}
+
+    def check(self, path: Path) -> str | None:
+        """The earlier file this one repeats ('same file as …' / 'identical to …'), or None (and remember it)."""
+        try:
+            real = os.path.realpath(path)
+        except OSError:
+            real = str(path)
+        if real in self._paths:
+            return f"same file as {self._paths[real]}"
+        self._paths[real] = str(path)
+        digest = _file_sha256(path)
+        if digest is None:
+            return None
+        if digest in self._hashes:
+            return f"identical to {self._hashes[digest]}"
+        self._hashes[digest] = str(path)
+        return None
+
+
+def _file_sha256(path: Path) -> str | None:
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return None
+    return h.hexdigest()
+
+
+_BASE = np.uint64(1_000_003)
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def sketch(paragraphs, k: int = SKETCH_SIZE) -> tuple[int, ...]:
+    """Bottom-k sketch: the k smallest hashes of the text's character shingles (punctuation and spaces
+    removed), computed in one numpy pass. Two sketches estimate the Jaccard similarity of the shingle
+    sets."""
+    key = _KEY_STRIP.sub("", "".join(paragraphs))
+    if len(key) < SHINGLE:
+        return ()
+    cps = np.frombuffer(key.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    m = len(cps) - SHINGLE + 1
+    h = np.zeros(m, dtype=np.uint64)
+    for j in range(SHINGLE):
+        h = h * _BASE + cps[j:j + m]
+    h = (h * _MIX) >> np.uint64(32)  # Fibonacci hashing: well-mixed 32-bit values
+    return tuple(int(x) for x in np.unique(h)[:k])
+
+
+def estimate_jaccard(a: tuple[int, ...], b: tuple[int, ...], k: int = SKETCH_SIZE) -> float:
+    union_bottom = sorted(set(a) | set(b))[:k]
+    both = set(a) & set(b)
+    return sum(1 for h in union_bottom if h in both) / len(union_bottom) if union_bottom else 0.0
+
+
+class DocumentDeduper:
+    """Flags near-duplicate documents against the documents seen before (in input order)."""
+
+    def __init__(self, threshold: float = NEAR_DUP_DOCS):
+        self.threshold = threshold
+        self._sketches: dict[str, tuple[int, ...]] = {}
+        self._index: dict[int, list[str]] = {}
+
+    def check(self, doc_id: str, paragraphs=None, *, sk: tuple[int, ...] | None = None) -> str:
+        """The doc_id of an earlier near-duplicate of this document, or '' (and remember it).
+        Give the paragraphs, or their ``sketch`` computed elsewhere (in a worker)."""
+        if doc_id in self._sketches:
+            return ""
+        sk = sketch(paragraphs or []) if sk is None else tuple(sk)
+        found = ""
+        # a document with Jaccard >= threshold shares most of its bottom-k: check only those sharing a quarter
+        shared = Counter(d for h in sk for d in self._index.get(h, ()))
+        for other, n in shared.items():
+            if n < len(sk) / 4:
+                continue
+            if estimate_jaccard(sk, self._sketches[other]) >= self.threshold:
+                found = other
+                break
+        self._sketches[doc_id] = sk
+        if not found:  # index only originals, so a chain of copies points at the first
+            for h in sk:
+                self._index.setdefault(h, []).append(doc_id)
+        return found

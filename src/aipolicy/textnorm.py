@@ -1,0 +1,88 @@
+"""Two forms of every text: what is shown and what is matched.
+
+- ``tidy``: the **output text** — the original characters (full-width punctuation, traditional
+  characters, all kept); only whitespace is tidied (runs collapsed, line ends unified, a space next
+  to a Chinese character dropped — a PDF and web artefact).
+- ``normalise``: the **matching text** — OpenCC traditional→simplified, NFKC (full-width letters, digits
+  and punctuation become half-width), the same whitespace rules. Used for features, places, duplicate
+  checks and unit ids, never shown. ``normalise(tidy(x)) == normalise(x)`` (tested), so unit ids
+  (sha256 of doc_id + normalised unit text) are the ones computed before the output kept the original
+  characters.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+
+@lru_cache(maxsize=1)
+def _opencc():
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+_SPACE_RUN = re.compile(r"[ \t\u00a0\u3000]+")
+_HAN = r"\u3400-\u9fff\uf900-\ufaff"
+_CJK_PUNCT = "，。、；：！？“”‘’（）《》【】"
+# a space next to a Chinese character or Chinese punctuation carries no meaning (PDF and web artefact)
+_SPACE_BY_HAN = re.compile(rf"(?<=[{_HAN}{_CJK_PUNCT}]) | (?=[{_HAN}{_CJK_PUNCT}])")
+# the same rule before width folding: only the punctuation that NFKC leaves as it is (，；：！？（） become
+# ASCII under NFKC, and the matching text keeps a space next to ASCII punctuation)
+_KEPT_PUNCT = "。、“”‘’《》【】"
+_SPACE_BY_HAN_DISPLAY = re.compile(rf"(?<=[{_HAN}{_KEPT_PUNCT}]) | (?=[{_HAN}{_KEPT_PUNCT}])")
+
+# full-width ASCII and the ideographic space, the bulk of what NFKC changes in Chinese text
+_FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+
+
+def halfwidth(text: str) -> str:
+    """``text.translate(_FULLWIDTH)`` as one numpy pass over the code points (15× faster on Chinese
+    text, where full-width punctuation is everywhere)."""
+    import numpy as np
+
+    if text.isascii():
+        return text
+    try:
+        cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    except UnicodeEncodeError:  # a lone surrogate: let str.translate keep it
+        return text.translate(_FULLWIDTH)
+    wide = (cps >= 0xFF01) & (cps <= 0xFF5E)
+    space = cps == 0x3000
+    if not (wide.any() or space.any()):
+        return text
+    cps = cps.copy()
+    cps[wide] -= 0xFEE0
+    cps[space] = 0x20
+    return cps.tobytes().decode("utf-32-le")
+
+
+def _lines(text: str, by_han: re.Pattern) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    out = []
+    for line in text.split("\n"):
+        line = _SPACE_RUN.sub(" ", line).strip()
+        out.append(by_han.sub("", line))
+    return "\n".join(out)
+
+
+def tidy(text: str) -> str:
+    """Original characters, whitespace tidied: the text shown in outputs."""
+    return _lines(text, _SPACE_BY_HAN_DISPLAY)
+
+
+def normalise(text: str) -> str:
+    """Traditional→simplified (OpenCC), NFKC (full-width ASCII → half-width), tidy whitespace."""
+    text = halfwidth(_opencc().convert(text))
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    return _lines(text, _SPACE_BY_HAN)
+
+
+def normalise_all(texts) -> list[str]:
+    """``normalise`` for a list of one-line texts, in one OpenCC call (the feature and place hot path)."""
+    texts = ["" if t is None else str(t).replace("\r", " ").replace("\n", " ") for t in texts]
+    if not texts:
+        return []
+    return normalise("\n".join(texts)).split("\n")

@@ -1,0 +1,31 @@
+"""Duplicate files and near-duplicate documents."""
+from __future__ import annotations
+
+from aipolicy.duplicates import DocumentDeduper, FileDeduper
+
+from conftest import PARAS
+
+
+def test_same_file_twice_and_identical_copy(tmp_path):
+    a = tmp_path / "a.txt"
+    a.write_text("\n".join(PARAS), encoding="utf-8")
+    b = tmp_path / "b.txt"
+    b.write_bytes(a.read_bytes())
+    c = tmp_path / "c.txt"
+    c.write_text("\n".join(PARAS[:3]), encoding="utf-8")
+    d = FileDeduper()
+    assert d.check(a) is None
+    assert d.check(tmp_path / "." / "a.txt").startswith("same file as")
+    assert d.check(b) == f"identical to {a}"
+    assert d.check(c) is None
+
+
+def test_near_duplicate_documents():
+    d = DocumentDeduper()
+    article = PARAS[1:]
+    assert d.check("doc1", ["某网站 首页", *article]) == ""
+    # the same article with other chrome and one paragraph edited
+    edited = article[:-1] + [article[-1].replace("完善标准体系", "健全标准体系")]
+    assert d.check("doc2", ["另一个网站", *edited, "责任编辑：某某"]) == "doc1"
+    assert d.check("doc3", ["完全不同的文章，讨论算力调度和绿色数据中心的建设问题。"] * 2) == ""
+    assert d.check("doc4", PARAS[1:3]) == ""  # shares two of six paragraphs: not a duplicate
