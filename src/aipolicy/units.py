@@ -120,6 +120,21 @@ def _row_unit_id(uid: str | None, k: int, n: int) -> str | None:
     return f"{uid}-{k + 1}" if uid is not None and n > 1 else uid
 
 
+def _piece_norms(doc, pieces_of: list[list[str]]) -> list[str]:
+    """The matching text of every piece, in order. A paragraph kept whole has it already (doc.norm);
+    only the pieces of split paragraphs are normalised here."""
+    from .textnorm import normalise_all
+
+    known = doc.norm if doc.norm is not None and len(doc.norm) == len(doc.paragraphs) else None
+    if known is None:
+        return normalise_all([p for pieces in pieces_of for p in pieces])
+    todo = iter(normalise_all([p for pieces in pieces_of if len(pieces) > 1 for p in pieces]))
+    out = []
+    for i, pieces in enumerate(pieces_of):
+        out.extend([known[i]] if len(pieces) == 1 else [next(todo) for _ in pieces])
+    return out
+
+
 def document_units(doc, *, max_chars: int = MAX_CHARS, min_han: int = MIN_HAN) -> list[dict]:
     """Units of one document as rows with unit_id, doc_id, source, position, text (original characters)
     and the private ``_norm`` (normalised text, for places) and, for table inputs, ``_row_city``.
@@ -127,18 +142,11 @@ def document_units(doc, *, max_chars: int = MAX_CHARS, min_han: int = MIN_HAN) -
     Fragments, duplicates and ids are decided on the normalised text: ``unit_id`` = sha256(doc_id +
     normalised text), so ids do not change with how the text is shown.
     """
-    from .textnorm import normalise_all
-
     rows = []
     dedupe = None if doc.from_table else _Deduper()
     enough_han = _ENOUGH_HAN if min_han == MIN_HAN else _min_han_re(min_han)
     pieces_of = [split_paragraph(par, max_chars) for par in doc.paragraphs]
-    # a paragraph kept whole has its matching text already (doc.norm); only split ones are normalised here
-    known = doc.norm if doc.norm is not None and len(doc.norm) == len(doc.paragraphs) else None
-    todo = iter(normalise_all([p for i, pieces in enumerate(pieces_of) for p in pieces
-                               if known is None or len(pieces) > 1]))
-    norms = iter([known[i] if known is not None and len(pieces) == 1 else next(todo)
-                  for i, pieces in enumerate(pieces_of) for _ in pieces])
+    norms = iter(_piece_norms(doc, pieces_of))
     for i, pieces in enumerate(pieces_of):
         for k, text in enumerate(pieces):
             norm = next(norms)
