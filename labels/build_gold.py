@@ -13,7 +13,9 @@ Rounds 5 and 6 (AI-policy documents, labels/select_ai_policies.py):
 - labels/annotations/r5/S1.csv + labels/seed_reread.csv: the seed units re-read against the codebook's
   Hard cases, and the decision on every unit where the re-reading differs from the round-1 gold.
 - labels/corrections.csv: label errors found by `aipolicy labels audit` and confirmed by reading (a log:
-  unit, category, old and new value, reason), applied last.
+  unit, category, old and new value, reason), applied after the annotations;
+- labels/migrations/*.csv: unit ids changed by later ingestion changes (old id → new id, merged or dropped),
+  applied last.
 Writes labels/gold.csv and labels/agreement.json (first vs. second, before adjudication, per round).
 Fails if a disagreement has no adjudication or an adjudication matches no disagreement.
 """
@@ -27,6 +29,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
 from agreement import agreement  # noqa: E402
+from migrations.issue10_apply import migrate  # noqa: E402
 
 from aipolicy.config import load_categories  # noqa: E402
 
@@ -144,6 +147,9 @@ def main() -> None:
     gold = gold.reset_index()
     gold["position"] = gold["position"].astype(int)
     gold = gold.sort_values(["corpus", "source", "position"], kind="stable")
+    n_before = len(gold)
+    for m in sorted((HERE / "migrations").glob("*.csv")):  # unit ids changed by later ingestion changes
+        gold = migrate(gold, read(m))
     gold[["unit_id", "corpus", "source", *names, "annotator", "note"]].to_csv(HERE / "gold.csv", index=False)
     # the agreement that matters for the product: AI-policy units (round 5); round 1 kept beside it
     (HERE / "agreement.json").write_text(json.dumps(
@@ -153,7 +159,8 @@ def main() -> None:
           f"{table['kappa'].mean():.3f}; AI policies: {agree_ai['units']} double-labelled, exact "
           f"{agree_ai['exact_match']:.3f}, macro kappa {agree_ai['macro_kappa']:.3f} "
           + "".join(f"(round {r}: {v['units']} units, kappa {v['macro_kappa']:.3f}) " for r, v in
-                    zip(AI_ROUNDS, per_round.values())) + f"; {n_reread} seed decisions re-read")
+                    zip(AI_ROUNDS, per_round.values())) + f"; {n_reread} seed decisions re-read; "
+          f"{n_before} units before the id migrations")
     print(pd.DataFrame(agree_ai["per_category"]).round(3).to_string(index=False))
     print(gold.groupby("corpus")[names].apply(lambda d: d.astype(int).sum()).to_string())
 
