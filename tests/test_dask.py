@@ -124,16 +124,17 @@ def _write_slow_inputs(folder: Path, n_files: int = 8, lines: int = 500) -> Path
     return folder
 
 
-def test_killed_worker_loses_nothing(trained, tmp_path):
-    inputs = _write_slow_inputs(tmp_path / "slow")
-    local = tmp_path / "local.csv"
-    label_files([inputs], local, model=str(trained[0]), jobs=1)
-    out = tmp_path / "dask.csv"
+def _kill_a_busy_worker_mid_run(inputs: Path, out: Path, model: str, allowed_failures: int = 3):
+    """Label ``inputs`` on a fresh 2-worker LocalCluster and SIGKILL a busy worker process once the
+    first file is done; returns the run."""
+    import dask
+
     state = Path(f"{out}.parts") / "state.jsonl"
-    with _cluster() as cluster, distributed.Client(cluster) as client:
+    with dask.config.set({"distributed.scheduler.allowed-failures": allowed_failures}), _cluster() as cluster, \
+            distributed.Client(cluster) as client:
         result: dict = {}
         runner = threading.Thread(target=lambda: result.update(
-            run=label_files([inputs], out, model=str(trained[0]), dask=cluster.scheduler_address)))
+            run=label_files([inputs], out, model=model, dask=cluster.scheduler_address)))
         runner.start()
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and (not state.exists() or len(state.read_text().splitlines()) < 2):
@@ -147,5 +148,24 @@ def test_killed_worker_loses_nothing(trained, tmp_path):
         assert not runner.is_alive()
         assert finished_at_kill < 8  # the kill came mid-run
         assert pids[busy[0]] not in client.run(os.getpid).values()  # that worker process is gone
-    assert result["run"].units > 0
+    return result["run"]
+
+
+def test_killed_worker_loses_nothing(trained, tmp_path):
+    inputs = _write_slow_inputs(tmp_path / "slow")
+    local = tmp_path / "local.csv"
+    label_files([inputs], local, model=str(trained[0]), jobs=1)
+    out = tmp_path / "dask.csv"
+    run = _kill_a_busy_worker_mid_run(inputs, out, str(trained[0]))
+    assert run.units > 0 and (run.manifest["status"] == "ok").all()
     _same_outputs(local, out)
+
+
+def test_file_that_kills_its_worker_is_listed_and_the_batch_goes_on(trained, tmp_path):
+    inputs = _write_slow_inputs(tmp_path / "slow")
+    out = tmp_path / "dask.csv"
+    # no retry allowed: the task on the killed worker counts as a file that kills workers
+    run = _kill_a_busy_worker_mid_run(inputs, out, str(trained[0]), allowed_failures=0)
+    bad = run.manifest[run.manifest["status"] != "ok"]
+    assert len(bad) >= 1 and bad["reason"].str.contains("KilledWorker").all()
+    assert (run.manifest["status"] == "ok").sum() == 8 - len(bad) and out.is_file()

@@ -139,8 +139,8 @@ def run_tasks(client, tasks: list[tuple], func: Callable, plugin_name: str,
     """Submit ``func(task, plugin_name)`` for every task (a few per worker thread at a time) and yield
     ``finish(task, record, data)`` for each result as it arrives.
 
-    ``func`` returns ``(record, bytes or None)``; a task that fails (e.g. its worker died too often)
-    yields ``failed(task, error)`` instead.
+    ``func`` returns ``(record, bytes or None)``; a task whose workers died too often (``KilledWorker``)
+    yields ``failed(task, error)`` instead; any other failure stops the run (``--resume`` continues it).
     """
     distributed = _distributed()
     queue = list(reversed(tasks))
@@ -162,8 +162,11 @@ def run_tasks(client, tasks: list[tuple], func: Callable, plugin_name: str,
         task = pending.pop(fut.key)
         try:
             rec, data = fut.result()
-        except Exception as e:  # noqa: BLE001 - KilledWorker and the like: listed, the batch goes on
+        except distributed.KilledWorker as e:  # this file kept killing workers: listed, the batch goes on
             rec, data = failed(task, e), None
+        except Exception as e:  # the cluster itself failed (scheduler gone...): stop, keep what is done
+            raise AipolicyError(f"the Dask run stopped ({type(e).__name__}: {e}); the finished files are kept: "
+                                "run the same command with --resume") from None
         else:
             rec = finish(task, rec, data)
         fut.release()
