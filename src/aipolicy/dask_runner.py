@@ -20,6 +20,8 @@ Needs the ``dask`` extra: ``pip install "aipolicy[dask]"``.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 import tempfile
 import uuid
@@ -55,7 +57,9 @@ class ModelPlugin(_PluginBase):
     def __init__(self, files: dict[str, bytes], sha: str, thresholds: dict | None = None):
         self.files = files
         self.thresholds = thresholds or None
-        self.name = PLUGIN_PREFIX + sha[:16]
+        # the name says which model and thresholds: an idempotent plugin of the same name is not replaced
+        overrides = json.dumps(sorted((thresholds or {}).items()))
+        self.name = f"{PLUGIN_PREFIX}{sha[:16]}-{hashlib.sha256(overrides.encode()).hexdigest()[:8]}"
         self.model = None
         self._dir = None
 
