@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import AipolicyError
+from .settings import SEED
 
 EPILOG = "Run 'aipolicy COMMAND --help' for the options of one command."
 
@@ -336,38 +337,62 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def _labelled_units(args, out_dir: Path):
-    """(units, categories, model card, skipped files) for topics/report: a labelled table given as the
-    only PATH, or a fresh labelling of the inputs with the model (its manifest kept as OUT/manifest.csv,
-    its documents table as OUT/documents.csv). Units of near-duplicate documents are left out (counted
+def _labelled_units(args):
+    """(units, categories, model card, manifest or None, documents or None) for topics/report: a
+    labelled table given as the only PATH (with its documents table beside it, if any), or a fresh
+    labelling of the inputs with the model in a private temporary folder (nothing is written beside
+    the output until the report is complete). Units of near-duplicate documents are left out (counted
     once) unless --keep-near-duplicates."""
-    from .documents import documents_path, drop_near_duplicates
+    import tempfile
+
+    from .documents import drop_near_duplicates
+    from .tables import manifest_path, read_table
+
+    keep = getattr(args, "keep_near_duplicates", False)
+    given = _given_labelled_table(args)
+    if given is not None:
+        t, cats, card, docs = given
+        return (t if keep else drop_near_duplicates(t, docs)), cats, card, None, docs
+    from .batch import label_files
+
+    with tempfile.TemporaryDirectory(prefix="aipolicy-report-") as tmp:
+        out = Path(tmp) / "labelled_units.parquet"
+        try:
+            run = label_files(args.paths, out, model=args.model, models_dir=args.models_dir, jobs=args.jobs,
+                              options=_read_options(args), progress=_progress(args))
+        except AipolicyError as e:
+            if not manifest_path(out).exists():
+                raise
+            raise AipolicyError(_skipped_summary(read_table(manifest_path(out)))) from e
+        units = read_table(out)
+    if not keep:
+        units = drop_near_duplicates(units, run.documents)
+    return units, run.categories, run.model_card, run.manifest, run.documents
+
+
+def _given_labelled_table(args):
+    """(table, categories, card, documents) when the only PATH is a labelled table, else None."""
+    from .documents import documents_path
     from .models import load_predictor
     from .tables import read_table
 
-    keep = getattr(args, "keep_near_duplicates", False)
-    if len(args.paths) == 1 and Path(args.paths[0]).suffix.lower() in (".csv", ".jsonl", ".parquet", ".xlsx"):
-        t = read_table(args.paths[0])
-        if any(c.startswith("p_") for c in t.columns) and "labels" in t.columns:
-            clf = load_predictor(args.model, args.models_dir) if args.model else None
-            cats = [c[2:] for c in t.columns if c.startswith("p_")]
-            docs_file = documents_path(args.paths[0])
-            docs = read_table(docs_file) if docs_file.is_file() else None
-            return (t if keep else drop_near_duplicates(t, docs)), cats, (clf.card_ if clf else {}), 0
-    from .batch import label_files
+    if len(args.paths) != 1 or Path(args.paths[0]).suffix.lower() not in (".csv", ".jsonl", ".parquet", ".xlsx"):
+        return None
+    t = read_table(args.paths[0])
+    if not (any(c.startswith("p_") for c in t.columns) and "labels" in t.columns):
+        return None
+    clf = load_predictor(args.model, args.models_dir) if args.model else None
+    cats = [c[2:] for c in t.columns if c.startswith("p_")]
+    docs_file = documents_path(args.paths[0])
+    docs = read_table(docs_file) if docs_file.is_file() else None
+    return t, cats, (clf.card_ if clf else {}), docs
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / ".labelled_units.parquet"
-    run = label_files(args.paths, tmp, model=args.model, models_dir=args.models_dir, jobs=args.jobs,
-                      options=_read_options(args), progress=_progress(args))
-    units = read_table(tmp)
-    tmp.unlink()
-    Path(str(tmp) + ".manifest.csv").replace(out_dir / "manifest.csv")
-    documents_path(tmp).replace(out_dir / "documents.csv")
-    if not keep:
-        units = drop_near_duplicates(units, run.documents)
-    skipped = int((run.manifest["status"] != "ok").sum())
-    return units, run.categories, run.model_card, skipped
+
+def _skipped_summary(manifest) -> str:
+    bad = manifest[manifest["status"] != "ok"]
+    shown = "; ".join(f"{r.file}: {r.reason}" for r in bad.head(3).itertuples())
+    more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
+    return f"no input file could be labelled — {shown}{more}"
 
 
 def _add_threshold_option(p: argparse.ArgumentParser) -> None:
@@ -377,11 +402,21 @@ def _add_threshold_option(p: argparse.ArgumentParser) -> None:
 
 def _topic_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--k", default="4-12", metavar="LO-HI[:STEP]",
-                   help="range of topic numbers to compare by coherence (default: %(default)s, step 2)")
-    p.add_argument("--coherence", default="c_npmi", choices=["c_npmi", "c_v", "u_mass"],
+                   help="range of topic numbers to compare by coherence; widened by STEP while the best K is at "
+                        "an edge (default: %(default)s, step 2)")
+    p.add_argument("--coherence", default="c_npmi", choices=["c_npmi", "u_mass"],
                    help="coherence measure for choosing K (default: %(default)s)")
-    p.add_argument("--passes", type=int, default=10, help="LDA passes over the units (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=20241122, help="random seed (default: %(default)s)")
+    p.add_argument("--iterations", type=int, default=200,
+                   help="Gibbs sampling iterations per LDA model (default: %(default)s)")
+    p.add_argument("--topic-units", default="labelled", metavar="WHICH",
+                   help="units the topics are fitted on: 'labelled' (at least one category), 'all', or a "
+                        "category name (default: %(default)s)")
+    p.add_argument("--topics-by", default="doc_type", choices=["doc_type", "none"],
+                   help="one topic model per document type (types with fewer than --min-group-units units pooled; "
+                        "needs document metadata) or one model for all (default: %(default)s)")
+    p.add_argument("--min-group-units", type=int, default=400,
+                   help="a document type needs this many units for its own topic model (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=SEED, help="random seed (default: %(default)s)")
 
 
 def _k_range(spec: str) -> range:
@@ -396,16 +431,24 @@ def _k_range(spec: str) -> range:
     return range(lo, hi + 1, step)
 
 
-def _fit_topics(units, cats, args):
+def _fit_topics(units, cats, args, documents=None):
     from .summary import category_matrix
-    from .topics import fit_topics
+    from .topics import fit_topics, select_topic_units, topic_groups
 
     ks = _k_range(args.k)
-    res = fit_topics(category_matrix(units, cats), ks=ks, seed=args.seed, passes=args.passes,
-                     measure=args.coherence, categories=cats, progress=_progress(args))
-    if len(ks) > 1 and res.k == max(ks):
-        print(f"note: the best K ({res.k}) is the largest tried; a wider --k may find a better one",
-              file=sys.stderr)
+    sel = select_topic_units(category_matrix(units, cats), cats, args.topic_units)
+    groups = None
+    if args.topics_by == "doc_type" and documents is not None:
+        types = sel["doc_id"].map(documents.set_index("doc_id")["doc_type"])
+        groups = topic_groups(types, args.min_group_units)
+    res = fit_topics(sel, ks=ks, seed=args.seed, iterations=args.iterations, measure=args.coherence,
+                     categories=cats, groups=groups, selection=args.topic_units, progress=_progress(args))
+    for g in res.coherence.groupby("group"):
+        curve = g[1]
+        best = int(curve.loc[curve["chosen"], "k"].iloc[0])
+        if len(curve) > 1 and best == curve["k"].max():
+            print(f"note: topic group {g[0]}: the best K ({best}) is the largest allowed (--k, or one topic per "
+                  "5 units); a wider --k may find a better one", file=sys.stderr)
     return res
 
 
@@ -413,30 +456,51 @@ def cmd_topics(args) -> int:
     from .topics import save_topics
 
     out = Path(args.output)
-    units, cats, _, _ = _labelled_units(args, out)
-    res = _fit_topics(units, cats, args)
+    units, cats, _, _, documents = _labelled_units(args)
+    res = _fit_topics(units, cats, args, documents)
     save_topics(res, out, units=units)
     if args.ldavis:
         from .topics import write_ldavis
 
         write_ldavis(res, out / "ldavis.html")
-    print(f"{res.k} topics (best {res.measure} over K = {', '.join(map(str, res.coherence['k']))}) "
-          f"from {len(units)} units -> {out}")
+    print(f"{res.k} topics (best {res.measure} over K = {', '.join(map(str, sorted(set(res.coherence['k']))))}) "
+          f"from {len(res.unit_ids)} units -> {out}")
     return 0
+
+
+def _quote_mask(units, args):
+    """Units whose text may be shown: not under any --no-text-from path."""
+    import pandas as pd
+
+    blocked = [Path(p).resolve() for p in (args.no_text_from or [])]
+    if not blocked:
+        return None
+    roots = [Path(p).resolve() for p in args.paths]
+
+    def allowed(source: str) -> bool:
+        for root in roots:
+            f = (root / source) if root.is_dir() else root
+            if f.exists():
+                return not any(f.resolve() == b or b in f.resolve().parents for b in blocked)
+        return True
+    ok = {s: allowed(str(s)) for s in units["source"].unique()}
+    return pd.Series(units["source"].map(ok).to_numpy(bool))
 
 
 def cmd_report(args) -> int:
     from .report import build_report, write_report
 
     out = Path(args.output)
-    units, cats, card, skipped = _labelled_units(args, out)
-    topics = None if args.no_topics else _fit_topics(units, cats, args)
-    rep = build_report(units, cats, model_card=card, min_units=args.min_units, with_text=not args.no_text,
-                       topics=topics, n_boot=args.bootstrap, seed=args.seed, inputs=args.paths, skipped=skipped)
-    write_report(rep, out)
+    units, cats, card, manifest, documents = _labelled_units(args)
+    skipped = 0 if manifest is None else int((manifest["status"] != "ok").sum())
+    topics = None if args.no_topics else _fit_topics(units, cats, args, documents)
+    rep = build_report(units, cats, documents=documents, model_card=card, min_units=args.min_units,
+                       with_text=not args.no_text, quote=_quote_mask(units, args), topics=topics,
+                       n_boot=args.bootstrap, seed=args.seed, inputs=args.paths, skipped=skipped)
+    write_report(rep, out, extra_tables=None if manifest is None else {"manifest.csv": manifest})
     print(f"report on {len(units)} units, {units['city'].nunique()} places -> {out / 'report.html'}, "
           f"{out / 'report.md'}, {out / 'tables'}")
-    return 0
+    return 1 if manifest is not None and _explicit_failures(args, manifest) else 0
 
 
 def _default_jobs() -> int:
@@ -519,15 +583,17 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "topics":
             p = sub.add_parser("topics", help="LDA topics of the units, K chosen by coherence, per-city shares",
                                description="Label the inputs (or read a labelled table given as the only PATH), "
-                                           "fit gensim LDA for each K in a range, keep the K with the best "
-                                           "coherence, and write OUT/lda/ (model), coherence.csv, "
+                                           "fit LDA on the AI-relevant units (per document type when --metadata "
+                                           "gives types) for each K in a range, keep the K with the best "
+                                           "coherence, and write OUT/lda/ (models), coherence.csv, "
                                            "topic_terms.csv, topics.csv, city_topics.csv, unit_topics.csv.")
         else:
             p = sub.add_parser("report", help="per-city category report (HTML, Markdown, CSV)",
                                description="Label the inputs with the default model (or read a labelled table "
                                            "given as the only PATH) and write OUT/report.html (self-contained), "
-                                           "OUT/report.md, OUT/figures/ and OUT/tables/: city_category_shares.csv, "
-                                           "city_distinctive.csv, city_topics.csv, examples.csv.")
+                                           "OUT/report.md, OUT/figures/ and OUT/tables/ (shares, emphasis, terms, "
+                                           "topics, documents, years, examples). OUT is replaced as a whole when the "
+                                           "report is complete; a failed run writes nothing.")
         _add_common_input(p)
         p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
         p.add_argument("-m", "--model", default=None, help="model name or folder (default: the shipped 'default')")
@@ -542,6 +608,8 @@ def build_parser() -> argparse.ArgumentParser:
                            help="places with fewer units are listed apart, not in the heatmap (default: %(default)s)")
             p.add_argument("--no-text", action="store_true",
                            help="quote no unit text: examples show unit id, source and position instead")
+            p.add_argument("--no-text-from", action="append", metavar="PATH", default=None,
+                           help="quote no text of the inputs under PATH (repeatable), e.g. third-party articles")
             p.add_argument("--no-topics", action="store_true", help="skip the LDA topics")
             p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default: %(default)s)")
             p.set_defaults(func=cmd_report)
