@@ -1,6 +1,6 @@
 """Inter-annotator agreement between two label files over the units both labelled.
 
-    python labels/agreement.py FIRST.csv SECOND.csv [--categories labels/categories.yaml]
+    python labels/agreement.py FIRST.csv SECOND.csv [--categories src/aipolicy/data/categories.yaml]
 
 Prints per-category Cohen's kappa, F1 (one annotator taken as reference; F1 is symmetric), the
 positives of each annotator, and the exact-match rate over all categories (a unit agrees exactly
@@ -32,7 +32,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("first")
     ap.add_argument("second")
-    ap.add_argument("--categories", default="labels/categories.yaml")
+    ap.add_argument("--categories", default="src/aipolicy/data/categories.yaml")
     args = ap.parse_args()
     names = [c.name for c in load_categories(args.categories)]
     read = lambda p: pd.read_csv(p, dtype=str, keep_default_na=False)  # noqa: E731

@@ -105,7 +105,7 @@ def reread_seeds(gold: pd.DataFrame, names: list[str], read) -> int:
 
 
 def main() -> None:
-    names = [c.name for c in load_categories(HERE / "categories.yaml")]
+    names = [c.name for c in load_categories()]
     read = lambda p: pd.read_csv(p, dtype=str, keep_default_na=False)  # noqa: E731
     parts = []
     for f in sorted((HERE / "annotations").glob("batch_*.csv"), key=lambda p: int(p.stem.split("_")[1])):

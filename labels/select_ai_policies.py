@@ -137,14 +137,14 @@ def add_active(args) -> None:
 def add_cue_pool(args, batches: int = 2) -> None:
     """Algorithm and compute are rare in a corpus dominated by data regulations: after the random and
     active shares, every remaining unit containing an algorithm or compute cue term of
-    labels/categories.yaml is read (cue terms choose what is read; the reading decides the labels).
+    src/aipolicy/data/categories.yaml is read (cue terms choose what is read; the reading decides the labels).
     Evaluation on the AI-policy domain is also reported on the random share alone, which no cue chose."""
     import re
 
     import yaml
 
     cats = {c["name"]: c["cues"] for c in yaml.safe_load(
-        Path("labels/categories.yaml").read_text(encoding="utf-8"))["categories"]}
+        Path("src/aipolicy/data/categories.yaml").read_text(encoding="utf-8"))["categories"]}
     pat = re.compile("|".join(map(re.escape, cats["algorithm"] + cats["compute"])))
     prev = pd.read_csv(args.out, dtype=str, keep_default_na=False)
     units = ingest(args.corpus)

@@ -4,7 +4,7 @@
         --corpus ../shared/corpus/city-reports-2024 --out labels/selection.csv --batches DIR
 
 1. every unit that ingestion makes of the seed articles;
-2. every corpus unit that contains a compute, data or algorithm cue term of labels/categories.yaml
+2. every corpus unit that contains a compute, data or algorithm cue term of src/aipolicy/data/categories.yaml
    (these categories are rare in work reports; without this the gold set would have too few);
 3. per scenario, talent and governance cue: a random 110 of the corpus units that contain one,
    at most 2 per city (so that no city dominates);
@@ -44,7 +44,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", required=True)
     ap.add_argument("--corpus", required=True)
-    ap.add_argument("--categories", default="labels/categories.yaml")
+    ap.add_argument("--categories", default="src/aipolicy/data/categories.yaml")
     ap.add_argument("--out", default="labels/selection.csv")
     ap.add_argument("--batches", help="folder for annotation batches (unit texts; keep outside the repo)")
     ap.add_argument("--n-batches", type=int, default=7)

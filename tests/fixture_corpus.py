@@ -101,7 +101,9 @@ def write_gold(corpus: Path, path: Path, corpus_name: str = "fixture") -> pd.Dat
 def write_categories(path: Path) -> Path:
     import shutil
 
-    shutil.copy(Path(__file__).resolve().parents[1] / "labels" / "categories.yaml", path)
+    from aipolicy.config import DEFAULT_CATEGORIES
+
+    shutil.copy(DEFAULT_CATEGORIES, path)
     return path
 
 

@@ -103,7 +103,7 @@ def test_repository_gold_set(shared, capsys, monkeypatch):
             f"city-reports-2024={shared / 'corpus' / 'city-reports-2024'}", "--corpus",
             f"ai-policies={shared / 'corpus' / 'ai-policies'}", "-q"]
     assert main(["labels", "check", *args]) == 0
-    cats = load_categories(root / "labels" / "categories.yaml")
+    cats = load_categories()
     gold = read_labels(root / "labels" / "gold.csv", cats)
     seeds = ingest(shared / "seeds")
     assert set(seeds["unit_id"]) <= set(gold["unit_id"])  # every seed unit is labelled
@@ -121,7 +121,7 @@ def test_repository_gold_covers_the_ai_policy_domain(shared):
     import pandas as pd
 
     root = Path(__file__).resolve().parents[1]
-    cats = load_categories(root / "labels" / "categories.yaml")
+    cats = load_categories()
     gold = read_labels(root / "labels" / "gold.csv", cats)
     ai = gold[gold["corpus"] == "ai-policies"]
     index = pd.read_csv(shared / "corpus" / "ai-policies" / "index.csv", dtype=str)

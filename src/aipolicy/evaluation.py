@@ -294,16 +294,19 @@ def predictions_table(res: EvaluationResult) -> pd.DataFrame:
 
 
 def _pr_png(res: EvaluationResult, j: int, path: Path) -> None:
-    from .plots import setup_matplotlib
-
-    setup_matplotlib()
-    import matplotlib.pyplot as plt
+    from .plots import figure
 
     c = res.names[j]
     y = res.Y[:, j].astype(bool)
     prec, rec, _ = pr_curve(y, res.proba[:, j])
     d = res.model["per_category"][c]
-    fig, ax = plt.subplots(figsize=(4.2, 3.6))
+    with figure((4.2, 3.6)) as (fig, ax):
+        _draw_pr(fig, ax, res, j, c, y, prec, rec, d)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+
+
+def _draw_pr(fig, ax, res: EvaluationResult, j: int, c: str, y, prec, rec, d) -> None:
     ax.step(rec, prec, where="post", label=f"model (AP {d['average_precision']:.2f})")
     ax.scatter([d["recall"]], [d["precision"]], color="red", zorder=3,
                label=f"threshold {res.thresholds[j]:.3f}: F1 {d['f1']:.2f}")
@@ -316,9 +319,6 @@ def _pr_png(res: EvaluationResult, j: int, path: Path) -> None:
            title=f"{c} (n={int(y.sum())} of {len(y)})")
     ax.legend(fontsize=7, loc="lower left")
     ax.grid(alpha=0.3)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
 
 
 def summary_markdown(res: EvaluationResult, metrics: dict) -> str:
@@ -371,7 +371,10 @@ def write_evaluation(res: EvaluationResult, out_dir: str | os.PathLike) -> dict:
 
 def load_cues(categories_file) -> dict | None:
     """{category: cue terms} from a categories file, or None when there is none."""
-    if categories_file is None or not Path(categories_file).is_file():
+    from .config import DEFAULT_CATEGORIES
+
+    categories_file = categories_file or DEFAULT_CATEGORIES
+    if not Path(categories_file).is_file():
         return None
     from .config import load_categories
 
@@ -379,7 +382,7 @@ def load_cues(categories_file) -> dict | None:
 
 
 def evaluate_file(path, out_dir, *, model=None, models_dir=None, thresholds=None, corpora=None,
-                  categories_file="labels/categories.yaml", progress: bool = False) -> dict:
+                  categories_file=None, progress: bool = False) -> dict:
     """The API behind ``aipolicy evaluate``: read, score, write; returns the metrics dict."""
     from .models import load_predictor, override_thresholds
 
@@ -391,5 +394,5 @@ def evaluate_file(path, out_dir, *, model=None, models_dir=None, thresholds=None
     card = getattr(clf, "card_", {}) or {}
     res.model_info = {"input": str(path), "name": card.get("name", str(model or "default")),
                       "version": card.get("version", ""),
-                      "sha256": (card.get("predictor") or {}).get("sha256", "")}
+                      "sha256": getattr(clf, "manifest_sha256_", "")}
     return write_evaluation(res, out_dir)

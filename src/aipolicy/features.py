@@ -39,7 +39,7 @@ class CharNgramHasher(TransformerMixin, BaseEstimator):
 
 
 class CueTerms(TransformerMixin, BaseEstimator):
-    """Presence (0/1) of each codebook cue term: the domain knowledge of labels/categories.yaml as
+    """Presence (0/1) of each codebook cue term: the domain knowledge of the categories file (data/categories.yaml) as
     features, whose weights the classifier learns (unlike the keyword baseline, which trusts them all)."""
 
     def __init__(self, *, terms=()):

@@ -8,7 +8,8 @@ and with a fixed hash salt and no date so the same data gives the same bytes.
 from __future__ import annotations
 
 import io
-from functools import lru_cache
+from contextlib import contextmanager
+from functools import lru_cache, wraps
 from importlib import resources
 from pathlib import Path
 
@@ -26,44 +27,71 @@ def font_path() -> Path:
 
 @lru_cache(maxsize=1)
 def setup_matplotlib() -> str:
-    """Register the bundled CJK font; return the font family name used for charts."""
-    import matplotlib
+    """Register the bundled CJK font with matplotlib's font manager; return its family name.
 
-    matplotlib.use("Agg")
-    from matplotlib import font_manager, rcParams
+    Nothing else of matplotlib's global state is touched: no backend is selected (charts are plain
+    ``matplotlib.figure.Figure`` objects, not pyplot's) and the chart settings apply only while a
+    chart function runs (:func:`charted`).
+    """
+    from matplotlib import font_manager
 
     font_manager.fontManager.addfont(str(font_path()))
-    name = font_manager.FontProperties(fname=str(font_path())).get_name()
-    rcParams["font.family"] = "sans-serif"
-    rcParams["font.sans-serif"] = [name] + [f for f in FALLBACK_FONTS if f != name]
-    rcParams["axes.unicode_minus"] = False
-    rcParams["svg.fonttype"] = "path"
-    rcParams["svg.hashsalt"] = "aipolicy"
-    return name
+    return font_manager.FontProperties(fname=str(font_path())).get_name()
+
+
+def chart_rc() -> dict:
+    """The rcParams of every chart (CJK font first, glyphs as paths, fixed SVG hash salt)."""
+    name = setup_matplotlib()
+    return {"font.family": "sans-serif", "font.sans-serif": [name] + [f for f in FALLBACK_FONTS if f != name],
+            "axes.unicode_minus": False, "svg.fonttype": "path", "svg.hashsalt": "aipolicy"}
+
+
+def charted(func):
+    """Run a chart function under :func:`chart_rc` (restored afterwards)."""
+    @wraps(func)
+    def run(*args, **kwargs):
+        import matplotlib
+
+        with matplotlib.rc_context(chart_rc()):
+            return func(*args, **kwargs)
+    return run
+
+
+def subplots(figsize):
+    """(figure, axes) without pyplot: no backend, no global figure registry."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots()
+
+
+@contextmanager
+def figure(figsize):
+    """(figure, axes) drawn and saved under :func:`chart_rc` (for charts outside this module)."""
+    import matplotlib
+
+    with matplotlib.rc_context(chart_rc()):
+        yield subplots(figsize)
 
 
 def _svg(fig) -> str:
-    import matplotlib.pyplot as plt
-
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": "aipolicy"})
-    plt.close(fig)
     text = buf.getvalue()
     return text[text.index("<svg"):]  # drop the XML prolog so it can be inlined in HTML
 
 
+@charted
 def emphasis_svg(distinct: pd.DataFrame, categories, cities, *, zh: dict | None = None) -> str:
     """City × category heatmap of emphasis: the weighted log-odds of each category in the city against
     all other places (green over, red under; a star when |z| ≥ 1.96; the values are in the tables)."""
-    setup_matplotlib()
-    import matplotlib.pyplot as plt
 
     d = distinct[distinct["category"].isin(categories)]
     lo = d.pivot(index="city", columns="category", values="log_odds").reindex(index=cities, columns=categories)
     z = d.pivot(index="city", columns="category", values="z").reindex(index=cities, columns=categories)
     data, zz = lo.to_numpy(float), z.to_numpy(float)
     h = max(2.5, 0.26 * len(cities) + 1.2)
-    fig, ax = plt.subplots(figsize=(1.0 * len(categories) + 2.2, h))
+    fig, ax = subplots((1.0 * len(categories) + 2.2, h))
     im = ax.imshow(np.clip(data, -1.5, 1.5), aspect="auto", cmap="RdYlGn", vmin=-1.5, vmax=1.5)
     labels = [f"{c}\n{zh.get(c, '')}" if zh else c for c in categories]
     ax.set_xticks(range(len(categories)), labels, fontsize=9)
@@ -75,13 +103,12 @@ def emphasis_svg(distinct: pd.DataFrame, categories, cities, *, zh: dict | None 
     return _svg(fig)
 
 
+@charted
 def coherence_svg(curve: pd.DataFrame, measure: str) -> str:
     """Coherence by K, one line per topic group, the chosen K circled; integer K ticks."""
-    setup_matplotlib()
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    fig, ax = plt.subplots(figsize=(5.5, 3))
+    fig, ax = subplots((5.5, 3))
     groups = curve["group"].unique() if "group" in curve else [None]
     for g in groups:
         c = curve if g is None else curve[curve["group"] == g]
@@ -97,13 +124,12 @@ def coherence_svg(curve: pd.DataFrame, measure: str) -> str:
     return _svg(fig)
 
 
+@charted
 def years_svg(years: pd.DataFrame, categories, *, zh: dict | None = None) -> str:
     """Category shares by document year (one line per category; integer year ticks)."""
-    setup_matplotlib()
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+    fig, ax = subplots((6, 3.2))
     for c in categories:
         d = years[years["category"] == c].sort_values("year")
         ax.plot(d["year"], d["share"], marker="o", label=f"{c} {zh.get(c, '')}" if zh else c)

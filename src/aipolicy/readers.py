@@ -34,10 +34,12 @@ def pdf_pages(path: Path) -> list[list[tuple[str, str]]]:
 
     import pdfplumber
 
-    logging.getLogger("pdfminer").setLevel(logging.ERROR)
+    from .resources import quiet_logger
+
     pages = []
     try:
-        with pdfplumber.open(str(path)) as pdf:
+        # pdfminer's warnings about damaged files: we report those ourselves (level restored after)
+        with quiet_logger("pdfminer", logging.ERROR), pdfplumber.open(str(path)) as pdf:
             for page in pdf.pages:
                 h = float(page.height) or 1.0
                 lines = []

@@ -20,13 +20,12 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
+from .config import zh_names
 from .errors import AipolicyError
 from .settings import SEED
 from .summary import category_matrix, category_shares, city_examples, distinctive, distinctive_terms, year_shares
 from .tables import atomic_path, write_table
 
-DEFAULT_ZH = {"compute": "算力", "data": "数据", "algorithm": "算法/模型", "scenario": "场景/应用",
-              "talent": "人才", "governance": "治理", "none": "无"}
 DOC_COLUMNS = ["doc_id", "file", "title", "issuer", "date", "year", "doc_number", "doc_type", "place",
                "near_duplicate_of"]
 
@@ -48,7 +47,7 @@ class Report:
     documents: pd.DataFrame | None = None
     years: pd.DataFrame | None = None    # category shares by year, all and per tier
     quote: object = True                 # bool or per-unit bool Series: may the unit's text be shown
-    zh: dict = field(default_factory=lambda: dict(DEFAULT_ZH))
+    zh: dict = field(default_factory=zh_names)  # Chinese names, from the package's categories
 
     @property
     def main_cities(self) -> list[str]:
@@ -104,7 +103,7 @@ def _check_columns(units: pd.DataFrame, cats) -> None:
 def _header(units, card, inputs, skipped, min_units, documents) -> dict:
     return {"generated": report_date(), "aipolicy": __version__,
             "model": card.get("name", "(labelled table)"), "model_version": card.get("version", ""),
-            "model_sha256": (card.get("artifact") or {}).get("sha256", "")[:16],
+            "model_sha256": (card.get("manifest_sha256") or (card.get("artifact") or {}).get("sha256", ""))[:16],
             "data_sha256": data_hash(units)[:16], "units": len(units), "documents": int(units["doc_id"].nunique()),
             "cities": int(units["city"].nunique()), "inputs": ", ".join(map(str, inputs)),
             "skipped_files": skipped, "min_units": min_units,

@@ -6,6 +6,8 @@ always comes from options or configuration relative to the working directory.
 from __future__ import annotations
 
 import csv
+import logging
+from contextlib import contextmanager
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -29,3 +31,16 @@ def read_lines(name: str) -> list[str]:
 def read_csv_rows(name: str) -> tuple[dict, ...]:
     with data_file(name).open(encoding="utf-8", newline="") as fh:
         return tuple(dict(r) for r in csv.DictReader(fh))
+
+
+@contextmanager
+def quiet_logger(name: str, level: int):
+    """Raise a library's logger to ``level`` for the duration of a block, then restore it (nothing is
+    changed at import time, and the caller's own logging configuration survives)."""
+    logger = logging.getLogger(name)
+    old = logger.level
+    logger.setLevel(max(level, old))
+    try:
+        yield logger
+    finally:
+        logger.setLevel(old)

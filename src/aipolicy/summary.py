@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .settings import SEED
+
 NONE = "none"
 
 
@@ -26,7 +28,7 @@ def category_matrix(units: pd.DataFrame, categories) -> pd.DataFrame:
     return out
 
 
-def category_shares(units: pd.DataFrame, categories, *, n_boot: int = 1000, seed: int = 0,
+def category_shares(units: pd.DataFrame, categories, *, n_boot: int = 1000, seed: int = SEED,
                     min_docs_for_cluster: int = 5, level: float = 0.95) -> pd.DataFrame:
     units = category_matrix(units, categories)
     rng = np.random.default_rng(seed)
