@@ -246,7 +246,7 @@ def label_files(paths, output, *, model=None, models_dir=None, jobs: int = 1, re
 
     parts = _parts_dir(out)
     state_file = parts / "state.jsonl"
-    run_id = {"model": clf.card_.get("artifact", {}).get("sha256"), "output": out.name}
+    run_id = {"model": clf.manifest_sha256_, "output": out.name}
     if thresholds:
         run_id["thresholds"] = [float(t) for t in clf.thresholds_]
     done = _finished_records(parts, state_file, run_id, resume)

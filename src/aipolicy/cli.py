@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import AipolicyError
-from .settings import SEED
+from .settings import DEFAULT_MAX_MB, SEED
 
 EPILOG = "Run 'aipolicy COMMAND --help' for the options of one command."
 
@@ -51,8 +51,8 @@ def _add_common_input(p: argparse.ArgumentParser) -> None:
                         "installed), or tables of paragraphs .csv/.jsonl/.xlsx (every sheet) with a text "
                         "column (text/正文/内容/content, or --text-column) and optional 'id', 'city', "
                         "'doc_id' columns")
-    p.add_argument("--max-mb", type=float, default=50.0,
-                   help="skip input files larger than this many megabytes (default: 50)")
+    p.add_argument("--max-mb", type=float, default=DEFAULT_MAX_MB,
+                   help="skip input files larger than this many megabytes (default: %(default)s)")
     p.add_argument("--exclude", action="append", metavar="GLOB", default=None,
                    help="also skip files whose name matches GLOB (repeatable; added to the defaults "
                         "README*, SOURCE*, LICENSE*, CHANGELOG*, *.manifest.csv, *.documents.csv; listed "
@@ -236,13 +236,12 @@ def cmd_suggest(args) -> int:
         import pandas as pd
 
         exclude = pd.read_csv(labelled, dtype=str, usecols=["unit_id"])["unit_id"].tolist()
-    model = load_predictor(args.model, args.models_dir)
-    print(f"model: {model.model_path_} ({model.card_.get('version', '?')})", file=sys.stderr)
+    model = load_predictor(_model_folder(args))
     sug = suggest(units, model, n=args.n, exclude_ids=exclude, per_doc=args.per_doc, diversity=args.diversity)
     written = write_suggestions(sug, cats, args.output, descriptions={c.name: f"{c.zh}: {c.description}"
                                                                       for c in cats})
     print(f"{len(sug)} units from {sug['source'].nunique() if len(sug) else 0} documents suggested "
-          f"({len(exclude)} already labelled left out) -> " + ", ".join(map(str, written)))
+          f"({len(exclude)} already labelled left out) -> " + ", ".join(map(str, written)) + _model_note(args))
     return 0
 
 
@@ -310,30 +309,46 @@ def _thresholds(args) -> dict[str, float]:
     return parse_thresholds(getattr(args, "threshold", None))
 
 
+def _model_folder(args):
+    """The model folder the command will use, printed (to stderr) before any work."""
+    from .models import resolve_model
+
+    folder = resolve_model(args.model, args.models_dir)
+    if _progress(args):
+        print(f"model: {folder}", file=sys.stderr)
+    args.model_folder = folder  # named again in the command's summary line
+    return folder
+
+
+def _model_note(args) -> str:
+    folder = getattr(args, "model_folder", None)
+    return f" [model: {folder}]" if folder else ""
+
+
 def cmd_label(args) -> int:
     from .batch import label_files
 
-    run = label_files(args.paths, args.output, model=args.model, models_dir=args.models_dir, jobs=args.jobs,
+    run = label_files(args.paths, args.output, model=_model_folder(args), models_dir=None, jobs=args.jobs,
                       resume=args.resume, options=_read_options(args), progress=_progress(args),
                       thresholds=_thresholds(args), dask=args.dask)
     from .documents import documents_path
     from .tables import manifest_path
 
     print(f"{run.summary()} -> {run.output} (manifest: {manifest_path(run.output)}, "
-          f"documents: {documents_path(run.output)})")
+          f"documents: {documents_path(run.output)}){_model_note(args)}")
     return 1 if _explicit_failures(args, run.manifest) else 0
 
 
 def cmd_evaluate(args) -> int:
     from .evaluation import evaluate_file
 
-    m = evaluate_file(args.file, args.output, model=args.model, models_dir=args.models_dir,
+    m = evaluate_file(args.file, args.output, model=_model_folder(args), models_dir=None,
                       thresholds=_thresholds(args), corpora=args.corpus, categories_file=args.categories,
                       progress=_progress(args))
     base = m["keyword_baseline"]
     print(f"{m['units']} units: macro F1 {m['model']['macro_f1']:.3f}"
           + (f" (keyword baseline {base['macro_f1']:.3f})" if base else " (no keyword baseline)")
-          + f", micro F1 {m['model']['micro_f1']:.3f} -> {Path(args.output) / 'summary.md'}")
+          + f", micro F1 {m['model']['micro_f1']:.3f} -> {Path(args.output) / 'summary.md'}{_model_note(args)}")
     return 0
 
 
@@ -358,7 +373,7 @@ def _labelled_units(args):
     with tempfile.TemporaryDirectory(prefix="aipolicy-report-") as tmp:
         out = Path(tmp) / "labelled_units.parquet"
         try:
-            run = label_files(args.paths, out, model=args.model, models_dir=args.models_dir, jobs=args.jobs,
+            run = label_files(args.paths, out, model=_model_folder(args), models_dir=None, jobs=args.jobs,
                               options=_read_options(args), progress=_progress(args))
         except AipolicyError as e:
             if not manifest_path(out).exists():
@@ -381,7 +396,7 @@ def _given_labelled_table(args):
     t = read_table(args.paths[0])
     if not (any(c.startswith("p_") for c in t.columns) and "labels" in t.columns):
         return None
-    clf = load_predictor(args.model, args.models_dir) if args.model else None
+    clf = load_predictor(_model_folder(args)) if args.model else None
     cats = [c[2:] for c in t.columns if c.startswith("p_")]
     docs_file = documents_path(args.paths[0])
     docs = read_table(docs_file) if docs_file.is_file() else None
@@ -464,7 +479,7 @@ def cmd_topics(args) -> int:
 
         write_ldavis(res, out / "ldavis.html")
     print(f"{res.k} topics (best {res.measure} over K = {', '.join(map(str, sorted(set(res.coherence['k']))))}) "
-          f"from {len(res.unit_ids)} units -> {out}")
+          f"from {len(res.unit_ids)} units -> {out}{_model_note(args)}")
     return 0
 
 
@@ -499,7 +514,7 @@ def cmd_report(args) -> int:
                        n_boot=args.bootstrap, seed=args.seed, inputs=args.paths, skipped=skipped)
     write_report(rep, out, extra_tables=None if manifest is None else {"manifest.csv": manifest})
     print(f"report on {len(units)} units, {units['city'].nunique()} places -> {out / 'report.html'}, "
-          f"{out / 'report.md'}, {out / 'tables'}")
+          f"{out / 'report.md'}, {out / 'tables'}{_model_note(args)}")
     return 1 if manifest is not None and _explicit_failures(args, manifest) else 0
 
 
@@ -544,9 +559,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="output table: .csv (UTF-8 with BOM, opens in Excel), .jsonl, .parquet or .xlsx")
     p.add_argument("-m", "--model", default=None,
-                   help="model name or folder (default: 'default', the model shipped with the package)")
+                   help="model name (looked up in --models-dir, then in the package; default: 'default', "
+                        "the shipped model) or a model folder given as a path (./NAME, DIR/NAME)")
     p.add_argument("--models-dir", default=None,
-                   help="a folder of models to look in before the package's own (e.g. models)")
+                   help="a folder of models to look a model name up in before the package's own (e.g. models); "
+                        "the working folder is never searched implicitly")
     p.add_argument("-j", "--jobs", type=int, default=_default_jobs(),
                    help="worker processes (default: number of CPUs, at most 4); output is identical for any N")
     p.add_argument("--resume", action="store_true",
@@ -572,9 +589,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models-dir", default=None, help="a folder of models to look in before the package's own")
     p.add_argument("--corpus", action="append", metavar="[NAME=]PATH",
                    help="folder whose ingested units the ids refer to, when FILE has no 'text' column (repeatable)")
-    p.add_argument("--categories", default="labels/categories.yaml",
-                   help="categories file with the cue terms of the keyword baseline (default: %(default)s; "
-                        "without it the baseline is left out)")
+    p.add_argument("--categories", default=None,
+                   help="categories file with the cue terms of the keyword baseline (default: the package's "
+                        "categories; a file that does not exist leaves the baseline out)")
     _add_threshold_option(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_evaluate)
@@ -627,7 +644,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_options(p)
     p.add_argument("--labels", help="gold labels file (default: from the configuration)")
     p.add_argument("--models-dir", help="where to write the model folder (default: from the configuration)")
-    p.add_argument("--name", default="default", help="model name, i.e. folder under the models dir (default: %(default)s)")
+    p.add_argument("--name", default=None,
+                   help="model name, i.e. folder under the models dir (default: a new YYYY-MM-DD-N; an existing "
+                        "model, 'default' included, is replaced only when named)")
     p.add_argument("--seed", type=int, help="random seed (default: from the configuration)")
     p.add_argument("--folds", type=int, help="cross-validation folds (default: from the configuration)")
     p.add_argument("-j", "--jobs", type=int,
@@ -665,18 +684,18 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Models are looked up in --models-dir (if given) and in the package.")
     msub = p.add_subparsers(dest="models_command", metavar="SUBCOMMAND", required=True)
     q = msub.add_parser("list", help="list models with their version and scores")
-    q.add_argument("--models-dir", default="models" if Path("models").is_dir() else None,
-                   help="a folder of models (default: ./models when it exists)")
+    q.add_argument("--models-dir", default=None,
+                   help="a folder of models to list besides the package's own (e.g. models)")
     q.set_defaults(func=cmd_models_list, command="models list")
     q = msub.add_parser("show", help="print a model's card")
     q.add_argument("name", nargs="?", default="default")
-    q.add_argument("--models-dir", default="models" if Path("models").is_dir() else None,
-                   help="a folder of models (default: ./models when it exists)")
+    q.add_argument("--models-dir", default=None,
+                   help="a folder of models to list besides the package's own (e.g. models)")
     q.set_defaults(func=cmd_models_show, command="models show")
 
     p = sub.add_parser("labels", help="validate gold labels and count them",
                        description="Gold labels live in labels/gold.csv: unit_id, corpus, source, one 0/1 "
-                                   "column per category of labels/categories.yaml, annotator, note.")
+                                   "column per category (src/aipolicy/data/categories.yaml), annotator, note.")
     lsub = p.add_subparsers(dest="labels_command", metavar="SUBCOMMAND", required=True)
     for name, func, helptext in (
             ("check", cmd_labels_check, "report every problem of a labels file with its line; exit 1 on error"),

@@ -1,9 +1,21 @@
-"""Model persistence: one folder per model with the artifact, ``card.json`` and ``MODEL_CARD.md``.
+"""Model folders: what a trained model is on disk, and how it is found, verified and loaded.
 
-The artifact is a joblib pickle, i.e. executable code. Loading therefore checks the artifact's
-sha256 against the one recorded in ``card.json`` at training time *before* unpickling, and refuses
-a mismatch without running anything. Models are loaded only from a models folder the user names
-or from the package's own shipped models.
+A model folder holds
+
+* ``predictor.npz`` and ``predictor.json`` — the inference model: numeric arrays (loaded with
+  ``allow_pickle=False``) and vocabulary, thresholds, cue terms and settings as JSON. Nothing in them
+  can run code; this is what ``label``, ``report``, ``topics`` and ``suggest`` load.
+* ``model.joblib`` — the fitted scikit-learn estimator, a pickle, kept for retraining and for the
+  estimator API. It is unpickled only by :func:`load_model` (an explicit request), after the checks below.
+* ``card.json`` and ``MODEL_CARD.md`` — what the model is, how it was trained and evaluated.
+* ``manifest.json`` — the sha256 of every other file. It is verified before anything else in the folder
+  is read: a changed, missing or unlisted file is refused, with the file named.
+
+The manifest proves integrity (the files are those written together at training time), not origin:
+whoever can rewrite a folder can rewrite its manifest. Origin comes from *where* a model is looked up —
+a bare name only in the package's own models or a ``--models-dir`` the user names, never in the working
+folder — and the damage a rewritten folder can do to ``label`` is bounded by the format: wrong numbers,
+not code.
 """
 from __future__ import annotations
 
@@ -11,18 +23,28 @@ import hashlib
 import json
 import os
 import shutil
+import warnings
+import zipfile
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
+
 from .errors import AipolicyError, ModelIntegrityError
+from .settings import DEFAULT_MODEL
 from .tables import atomic_path
 
-ARTIFACT = "model.joblib"
-PREDICTOR = "predictor.joblib"
+ARTIFACT = "model.joblib"          # the pickled scikit-learn estimator (retraining, estimator API)
+PREDICTOR_ARRAYS = "predictor.npz"
+PREDICTOR_META = "predictor.json"
 CARD = "card.json"
 HUMAN_CARD = "MODEL_CARD.md"
-FORMAT_VERSION = 1
-DEFAULT_MODEL = "default"
+MANIFEST = "manifest.json"
+FORMAT_VERSION = 2
+
+
+class VersionMismatchWarning(UserWarning):
+    """The model was made with another scikit-learn than the one installed."""
 
 
 def sha256_file(path: Path) -> str:
@@ -33,75 +55,168 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+# ----------------------------------------------------------------------------- finding a model
+
 def shipped_models_dir() -> Path:
     """The models that ship inside the installed package."""
     return Path(str(resources.files("aipolicy.shipped_models")))
 
 
 def model_dirs(models_dir: str | os.PathLike | None = None) -> list[Path]:
-    """Where models are looked up, in order: the user's folder (if named), then the package's."""
+    """Where a bare model name is looked up, in order: the user's folder (if named), then the package's."""
     dirs = [Path(models_dir)] if models_dir else []
     return dirs + [shipped_models_dir()]
 
 
+def _is_path(name: str) -> bool:
+    """A model given as a path (``./default``, ``models/x``, ``/abs``), not as a bare name."""
+    return os.sep in name or "/" in name or (os.altsep or "/") in name or name in (".", "..") \
+        or name.startswith("~")
+
+
 def resolve_model(name: str | os.PathLike | None = None,
                   models_dir: str | os.PathLike | None = None) -> Path:
-    """The folder of model ``name``: a folder path holding card.json, or a name looked up in
-    ``models_dir`` and then in the package's shipped models."""
+    """The folder of model ``name``.
+
+    A bare name (``default``, ``2026-11-25-1``) is looked up in ``models_dir`` and then in the package's
+    shipped models — never in the working folder. A path (``./default``, ``models/default``, an absolute
+    path, a ``Path`` object) names that folder explicitly.
+    """
     name = name or DEFAULT_MODEL
-    p = Path(name)
-    if (p / CARD).is_file():
-        return p
+    if isinstance(name, os.PathLike) or _is_path(str(name)):
+        p = Path(name).expanduser()
+        if (p / MANIFEST).is_file() or (p / CARD).is_file():
+            return p
+        raise AipolicyError(f"model folder {p} not found (it holds no {MANIFEST})")
     for d in model_dirs(models_dir):
-        if (d / str(name) / CARD).is_file():
+        if (d / str(name) / MANIFEST).is_file() or (d / str(name) / CARD).is_file():
             return d / str(name)
     where = ", ".join(str(d) for d in model_dirs(models_dir))
-    raise AipolicyError(f"model '{name}' not found (looked in: {where}); 'aipolicy models list' shows "
-                        "the available models")
+    raise AipolicyError(f"model '{name}' not found (looked in: {where}); 'aipolicy models list' shows the "
+                        "available models; give a folder as a path (./NAME) or use --models-dir")
+
+
+# ----------------------------------------------------------------------------- verification
+
+def verify_folder(folder: Path, *, optional: tuple[str, ...] = ()) -> dict:
+    """Check every file of ``folder`` against its ``manifest.json``; return the manifest.
+
+    Raises ModelIntegrityError naming the first file that is changed, missing or not listed.
+    Nothing else in the folder is opened before this passes. Files named in ``optional`` may be absent
+    (e.g. the estimator pickle, in a copy made only for labelling); when present they are checked too.
+    """
+    folder = Path(folder)
+    mpath = folder / MANIFEST
+    if not mpath.is_file():
+        if (folder / CARD).is_file():
+            raise AipolicyError(f"{folder}: model in an old format (pickled predictor, no {MANIFEST}); "
+                                "retrain it with this aipolicy ('aipolicy train') or convert it with "
+                                "'python training/convert_model_v1.py FOLDER' if you trust its origin")
+        raise AipolicyError(f"{folder}: not a model folder (no {MANIFEST})")
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+        files = dict(manifest["files"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ModelIntegrityError(f"{mpath} is not a readable model manifest ({type(e).__name__}); "
+                                  "nothing was loaded") from None
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise AipolicyError(f"{folder}: model format {manifest.get('format_version')!r} is not supported by "
+                            f"this aipolicy (expects {FORMAT_VERSION})")
+    present = {p.name for p in folder.iterdir() if p.name != MANIFEST and not p.name.startswith(".")}
+    for extra in sorted(present - set(files)):
+        raise ModelIntegrityError(f"refusing to load {folder}: {extra} is not listed in its {MANIFEST} "
+                                  "(a file added after training). Nothing was loaded.")
+    for fname, expected in sorted(files.items()):
+        f = folder / fname
+        if Path(fname).name != fname:
+            raise ModelIntegrityError(f"refusing to load {folder}: {fname} in its {MANIFEST} is not a plain file name")
+        if not f.is_file() and fname in optional:
+            continue
+        if not f.is_file():
+            raise ModelIntegrityError(f"refusing to load {folder}: {fname} listed in its {MANIFEST} is missing. "
+                                      "Nothing was loaded.")
+        actual = sha256_file(f)
+        if actual != expected:
+            raise ModelIntegrityError(
+                f"refusing to load {f}: its sha256 {actual[:16]}… does not match the {str(expected)[:16]}… "
+                f"recorded in {MANIFEST} at training time. The file was changed after training; retrain "
+                "or restore the original. Nothing was loaded.")
+    manifest["sha256"] = sha256_file(mpath)
+    return manifest
 
 
 def read_card(folder: Path) -> dict:
+    """The model card, after the whole folder has been verified."""
+    verify_folder(folder)
+    return _read_card(folder)
+
+
+def _read_card(folder: Path) -> dict:
     try:
-        card = json.loads((folder / CARD).read_text(encoding="utf-8"))
+        return json.loads((folder / CARD).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:
         raise AipolicyError(f"{folder / CARD} is not readable: {e}") from None
-    if card.get("format_version") != FORMAT_VERSION:
-        raise AipolicyError(f"{folder}: model format {card.get('format_version')!r} is not supported by "
-                            f"this aipolicy (expects {FORMAT_VERSION})")
-    return card
 
 
-def _load_verified(folder: Path, card: dict, key: str, default: str):
+# ----------------------------------------------------------------------------- loading
+
+def load_predictor(name: str | os.PathLike | None = None, models_dir: str | os.PathLike | None = None):
+    """The model's fast :class:`~aipolicy.predictor.Predictor` (no pickle, no scikit-learn import),
+    after verifying the folder. ``.card_`` holds its card and ``.model_path_`` its folder."""
+    from .predictor import Predictor
+
+    folder = resolve_model(name, models_dir)
+    manifest = verify_folder(folder, optional=(ARTIFACT, HUMAN_CARD))  # labelling needs neither
+    card = _read_card(folder)
+    try:
+        meta = json.loads((folder / PREDICTOR_META).read_text(encoding="utf-8"))
+        with np.load(folder / PREDICTOR_ARRAYS, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        pred = Predictor.from_parts(meta, arrays)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise AipolicyError(f"{folder}: the predictor files are not readable ({type(e).__name__}: {e})") from None
+    card["manifest_sha256"] = manifest["sha256"]  # identifies the whole model folder (reports, resume)
+    pred.card_ = card
+    pred.model_path_ = str(folder)
+    pred.manifest_sha256_ = manifest["sha256"]
+    return pred
+
+
+def check_sklearn_version(card: dict, *, strict: bool = False) -> None:
+    """Warn (or, with ``strict``, raise) when the model was pickled by another scikit-learn."""
+    import sklearn
+
+    made = (card.get("versions") or {}).get("scikit-learn")
+    if made and made != sklearn.__version__:
+        msg = (f"model {card.get('name', '?')} was made with scikit-learn {made}, this is {sklearn.__version__}: "
+               "the unpickled estimator may behave differently or fail; retrain it ('aipolicy train') or "
+               "install scikit-learn=={made}. The predictor used by 'aipolicy label' is not affected.")
+        if strict:
+            raise AipolicyError(msg)
+        warnings.warn(msg, VersionMismatchWarning, stacklevel=3)
+
+
+def load_model(name: str | os.PathLike | None = None, models_dir: str | os.PathLike | None = None, *,
+               strict_versions: bool = False):
+    """The fitted PolicyClassifier (a scikit-learn estimator, for retraining or the estimator API).
+
+    This unpickles ``model.joblib`` — only after the whole folder has passed its manifest check, and
+    with a warning (an error with ``strict_versions``) when the scikit-learn version differs from the
+    one the model was made with. For labelling use :func:`load_predictor`, which loads no pickle.
+    """
     import joblib
 
-    entry = card.get(key) or {}
-    artifact = folder / entry.get("file", default)
-    if not artifact.is_file():
-        raise AipolicyError(f"{folder}: artifact {artifact.name} is missing")
-    expected = entry.get("sha256")
-    actual = sha256_file(artifact)
-    if not expected or actual != expected:
-        raise ModelIntegrityError(
-            f"refusing to load {artifact}: its sha256 {actual[:16]}… does not match the "
-            f"{(expected or 'missing')[:16]}… recorded in {CARD} at training time. The file was changed "
-            "after training; retrain it or restore the original. Nothing was loaded.")
-    obj = joblib.load(artifact)
+    folder = resolve_model(name, models_dir)
+    manifest = verify_folder(folder)
+    card = _read_card(folder)
+    card["manifest_sha256"] = manifest["sha256"]
+    if not (folder / ARTIFACT).is_file():
+        raise AipolicyError(f"{folder}: no {ARTIFACT} (this model ships only its predictor)")
+    check_sklearn_version(card, strict=strict_versions)
+    obj = joblib.load(folder / ARTIFACT)
     obj.card_ = card
     obj.model_path_ = str(folder)
     return obj
-
-
-def load_model(name: str | os.PathLike | None = None, models_dir: str | os.PathLike | None = None):
-    """Load a trained PolicyClassifier (a scikit-learn estimator) after verifying its checksum.
-    ``.card_`` holds its card."""
-    folder = resolve_model(name, models_dir)
-    return _load_verified(folder, read_card(folder), "artifact", ARTIFACT)
-
-
-def load_predictor(name: str | os.PathLike | None = None, models_dir: str | os.PathLike | None = None):
-    """Load the model's fast Predictor (same probabilities, no scikit-learn import), verified."""
-    folder = resolve_model(name, models_dir)
-    return _load_verified(folder, read_card(folder), "predictor", PREDICTOR)
 
 
 def override_thresholds(model, overrides: dict | None):
@@ -124,11 +239,40 @@ def override_thresholds(model, overrides: dict | None):
     return model
 
 
-def save_model(clf, folder: str | os.PathLike, card: dict, human_card: str) -> Path:
-    """Write the estimator and its Predictor, card.json (with both sha256) and MODEL_CARD.md;
-    replaces the folder."""
-    import joblib
+# ----------------------------------------------------------------------------- saving
 
+def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """An .npz that is the same bytes for the same arrays (fixed zip timestamps; np.savez stamps the time)."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for key in sorted(arrays):
+            arr = np.asarray(arrays[key])
+            if arr.dtype == object:
+                raise ValueError(f"array {key} holds Python objects; it cannot be stored without pickle")
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            with zf.open(info, "w", force_zip64=True) as fh:
+                np.lib.format.write_array(fh, arr, allow_pickle=False)
+
+
+def write_predictor(pred, folder: Path) -> None:
+    """``predictor.npz`` + ``predictor.json`` of a Predictor."""
+    meta, arrays = pred.to_parts()
+    write_npz(folder / PREDICTOR_ARRAYS, arrays)
+    (folder / PREDICTOR_META).write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
+def write_manifest(folder: Path) -> dict:
+    files = {p.name: sha256_file(p) for p in sorted(folder.iterdir())
+             if p.is_file() and p.name != MANIFEST and not p.name.startswith(".")}
+    manifest = {"format_version": FORMAT_VERSION, "files": files}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
+def save_model(clf, folder: str | os.PathLike, card: dict, human_card: str, *, estimator: bool = True) -> Path:
+    """Write the predictor (npz + JSON), the estimator (``model.joblib``, unless ``estimator=False``),
+    card.json, MODEL_CARD.md and the manifest; replaces the folder in one rename."""
     from .predictor import from_estimator
 
     folder = Path(folder)
@@ -136,40 +280,59 @@ def save_model(clf, folder: str | os.PathLike, card: dict, human_card: str) -> P
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
-    joblib.dump(clf, tmp / ARTIFACT, compress=3)
-    joblib.dump(from_estimator(clf), tmp / PREDICTOR, compress=3)
-    card = dict(card, format_version=FORMAT_VERSION,
-                artifact={"file": ARTIFACT, "sha256": sha256_file(tmp / ARTIFACT)},
-                predictor={"file": PREDICTOR, "sha256": sha256_file(tmp / PREDICTOR)})
+    write_predictor(from_estimator(clf), tmp)
+    if estimator:
+        import joblib
+
+        joblib.dump(clf, tmp / ARTIFACT, compress=3)
+    card = {k: v for k, v in card.items() if k not in ("artifact", "predictor")}
+    card["format_version"] = FORMAT_VERSION
     (tmp / CARD).write_text(json.dumps(card, ensure_ascii=False, indent=2, sort_keys=False) + "\n",
                             encoding="utf-8")
     (tmp / HUMAN_CARD).write_text(human_card, encoding="utf-8")
+    write_manifest(tmp)
     if folder.exists():
         shutil.rmtree(folder)
     os.replace(tmp, folder)
     return folder
 
 
+def next_version_name(models_dir: str | os.PathLike, today: str | None = None) -> str:
+    """A new model name ``YYYY-MM-DD-N`` (N one more than the highest of that day in ``models_dir``)."""
+    from datetime import datetime, timezone
+
+    today = today or datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    d = Path(models_dir)
+    taken = [p.name[len(today) + 1:] for p in d.glob(f"{today}-*")] if d.is_dir() else []
+    n = max((int(t) for t in taken if t.isdigit()), default=0)
+    return f"{today}-{n + 1}"
+
+
+# ----------------------------------------------------------------------------- listing
+
+def _list_row(sub: Path) -> dict:
+    try:
+        card = read_card(sub)
+    except AipolicyError as e:
+        return {"name": sub.name, "path": str(sub), "error": str(e)}
+    m = card.get("metrics", {})
+    return {"name": sub.name, "path": str(sub), "version": card.get("version", ""),
+            "created": card.get("created", ""), "units": card.get("training_data", {}).get("units"),
+            "macro_f1": m.get("macro_f1"), "baseline_macro_f1": m.get("baseline_macro_f1")}
+
+
 def list_models(models_dir: str | os.PathLike | None = None) -> list[dict]:
-    rows = []
-    seen = set()
+    rows, seen = [], set()
     for d in model_dirs(models_dir):
         if not d.is_dir():
             continue
         for sub in sorted(d.iterdir()):
-            if not (sub / CARD).is_file() or sub.name in seen:
+            if sub.name in seen or not ((sub / MANIFEST).is_file() or (sub / CARD).is_file()):
                 continue
             seen.add(sub.name)
-            try:
-                card = read_card(sub)
-            except AipolicyError as e:
-                rows.append({"name": sub.name, "path": str(sub), "error": str(e)})
-                continue
-            m = card.get("metrics", {})
-            rows.append({"name": sub.name, "path": str(sub), "version": card.get("version", ""),
-                         "created": card.get("created", ""), "units": card.get("training_data", {}).get("units"),
-                         "macro_f1": m.get("macro_f1"), "baseline_macro_f1": m.get("baseline_macro_f1")})
+            rows.append(_list_row(sub))
     return rows
 
 
-__all__ = ["load_model", "load_predictor", "override_thresholds", "save_model", "list_models", "resolve_model", "read_card", "atomic_path"]
+__all__ = ["load_model", "load_predictor", "override_thresholds", "save_model", "list_models", "resolve_model", "read_card",
+           "verify_folder", "next_version_name", "atomic_path", "VersionMismatchWarning"]

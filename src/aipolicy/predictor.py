@@ -190,6 +190,40 @@ class Predictor:
     def __getstate__(self):
         return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
 
+    # ---------------------------------------------------------------- storage without pickle
+    _ARRAYS = ("thresholds_", "word_idf", "char_keep", "char_idf", "coef", "intercept", "calib_a", "calib_b")
+    FORMAT = "aipolicy-predictor/1"
+
+    def to_parts(self) -> tuple[dict, dict]:
+        """(JSON-able settings and vocabulary, numeric arrays): the whole Predictor, without pickle."""
+        meta = {"format": self.FORMAT, "categories": [str(c) for c in self.categories_],
+                "thresholds": [float(t) for t in self.thresholds_],
+                "word_ngram_range": list(self.word_ngram_range), "char_ngram_range": list(self.char_ngram_range),
+                "char_bits": int(self.char_bits), "cue_terms": list(self.cue_terms),
+                "word_names": self.word_names}
+        return meta, {k: np.asarray(getattr(self, k)) for k in self._ARRAYS}
+
+    @classmethod
+    def from_parts(cls, meta: dict, arrays: dict) -> "Predictor":
+        """Inverse of :meth:`to_parts`; checks that the parts fit together."""
+        if meta.get("format") != cls.FORMAT:
+            raise ValueError(f"predictor format {meta.get('format')!r}, expected {cls.FORMAT!r}")
+        k, n_words = len(meta["categories"]), len(meta["word_names"])
+        n_features = n_words + (1 << int(meta["char_bits"])) + len(meta["cue_terms"])
+        shapes = {"thresholds_": (k,), "word_idf": (n_words,), "char_idf": (1 << int(meta["char_bits"]),),
+                  "coef": (k, n_features), "intercept": (k,), "calib_a": (k,), "calib_b": (k,)}
+        for key, shape in shapes.items():
+            if arrays[key].shape != shape:
+                raise ValueError(f"array {key} has shape {arrays[key].shape}, expected {shape}")
+        if not np.array_equal(arrays["thresholds_"], np.asarray(meta["thresholds"], dtype=float)):
+            raise ValueError("thresholds in predictor.json and predictor.npz differ")
+        return cls(categories=meta["categories"], thresholds=arrays["thresholds_"], word_names=meta["word_names"],
+                   word_ngram_range=meta["word_ngram_range"], word_idf=arrays["word_idf"],
+                   char_ngram_range=meta["char_ngram_range"], char_bits=int(meta["char_bits"]),
+                   char_keep=arrays["char_keep"], char_idf=arrays["char_idf"], cue_terms=meta["cue_terms"],
+                   coef=arrays["coef"], intercept=arrays["intercept"], calib_a=arrays["calib_a"],
+                   calib_b=arrays["calib_b"])
+
     @property
     def word_names(self) -> list[str]:
         if "_names" not in self.__dict__:
