@@ -5,7 +5,6 @@ import pickle
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.model_selection import GridSearchCV, KFold
 
 from aipolicy.classify import (KeywordBaseline, PolicyClassifier, best_thresholds, evaluate, grouped_folds,
                                scores_table)
@@ -49,14 +48,6 @@ def test_sklearn_conventions_clone_params_pickle():
     np.testing.assert_array_equal(back.predict_proba(texts), clf.predict_proba(texts))
     with pytest.raises(TypeError):
         PolicyClassifier(2.0)  # keyword-only hyper-parameters
-
-
-def test_grid_search_works():
-    texts, Y, _ = _data()
-    gs = GridSearchCV(_clf(), {"C": [1.0, 4.0]}, cv=KFold(2, shuffle=True, random_state=0),
-                      scoring="f1_macro")
-    gs.fit(texts, Y)
-    assert gs.best_params_["C"] in (1.0, 4.0)
 
 
 def test_fit_is_deterministic():

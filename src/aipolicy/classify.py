@@ -18,32 +18,79 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 from sklearn.model_selection import GroupKFold, StratifiedKFold
 
+from sklearn.utils.validation import check_is_fitted
+
 from .features import make_vectorizer, word_feature_names
 from .predictor import add_label_columns, cue_pattern, top_terms
+from .settings import SEED
 
-CATEGORIES = ("compute", "data", "algorithm", "scenario", "talent", "governance")
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.025), 3)
+FIXED_THRESHOLD = 0.5  # models fitted only for their probabilities (cross-validation folds) use this
 
 
 def _texts(X) -> list[str]:
+    """A 1-D sequence of texts (list, tuple, Series, 1-D array, or a DataFrame's ``text`` column)."""
     if isinstance(X, pd.DataFrame):
+        if "text" not in X.columns:
+            raise ValueError(f"a DataFrame of units needs a 'text' column (columns: {', '.join(map(str, X.columns[:8]))})")
         X = X["text"]
-    if isinstance(X, str):
+    if isinstance(X, (str, bytes)):
         raise TypeError("expected a list of texts, got one string; wrap it in a list")
+    if not hasattr(X, "__iter__"):
+        raise TypeError(f"expected a list of texts, got {type(X).__name__}")
+    if isinstance(X, np.ndarray) and X.ndim != 1:
+        raise ValueError(f"expected a 1-D sequence of texts, got an array of shape {X.shape}")
+    out = []
+    for t in X:
+        if t is None or (isinstance(t, float) and np.isnan(t)):
+            out.append("")
+        elif isinstance(t, (str, int, float, np.number)) and not isinstance(t, bool):
+            out.append(str(t))
+        else:
+            raise ValueError(f"each text must be a string, got {type(t).__name__}")
     from .textnorm import normalise_all
 
-    return normalise_all(X)  # features see the matching text (output text keeps its characters)
+    return normalise_all(out)  # features see the matching text (output text keeps its characters)
 
 
 def _targets(y, k: int) -> np.ndarray:
     Y = np.asarray(y)
     if Y.ndim == 1:
         Y = Y.reshape(-1, 1)
+    if Y.ndim != 2:
+        raise ValueError(f"y has shape {Y.shape}: expected (n_units, {k}), one 0/1 column per category")
     if Y.shape[1] != k:
         raise ValueError(f"y has {Y.shape[1]} columns but there are {k} categories")
     if not np.isin(Y, (0, 1)).all():
         raise ValueError("y must contain only 0 and 1")
     return Y.astype(int)
+
+
+def _package_categories() -> tuple:
+    from .config import default_categories
+
+    return default_categories()
+
+
+def _fit_category(Xv, yj, sw, *, C, class_weight, calibration_cv, random_state):
+    """(fitted model or constant probability, coefficient vector) for one category."""
+    n_pos, n_neg = int(yj.sum()), int(len(yj) - yj.sum())
+    if n_pos == 0 or n_neg == 0:
+        return float(n_pos > 0), np.zeros(Xv.shape[1])  # constant: nothing to learn
+    # dual liblinear: with far more features than units it reaches the same optimum as the
+    # primal solver about 3x faster (measured on the gold: 17.5 s -> 5.6 s for six fits)
+    base = LogisticRegression(C=C, class_weight=class_weight, solver="liblinear", dual=True,
+                              max_iter=2000, random_state=random_state)
+    folds = min(calibration_cv, n_pos, n_neg)
+    if folds < 2:
+        est = base.fit(Xv, yj, sample_weight=sw)
+        return est, est.coef_[0]
+    # ensemble=False: one model fitted on all units, calibrated on cross-validated scores
+    # (a third of the size of an ensemble of per-fold models, same calibration idea)
+    est = CalibratedClassifierCV(base, method="sigmoid", ensemble=False,
+                                 cv=StratifiedKFold(folds, shuffle=True, random_state=random_state))
+    est.fit(Xv, yj, sample_weight=sw)
+    return est, np.mean([c.estimator.coef_[0] for c in est.calibrated_classifiers_], axis=0)
 
 
 class PolicyClassifier(ClassifierMixin, BaseEstimator):
@@ -52,11 +99,19 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
     Parameters are stored as given; ``fit(texts, Y)`` takes an (n_units, n_categories) 0/1 matrix
     (or DataFrame with one column per category). ``predict_proba`` returns an
     (n_units, n_categories) array of calibrated probabilities; ``predict`` applies ``thresholds_``.
+
+    The defaults are those of ``aipolicy train`` with the shipped configuration: ``categories=None``
+    means the package's categories, ``cue_terms=None`` their codebook cue terms (``()`` for none),
+    ``thresholds=None`` one threshold per category chosen on out-of-fold predictions of a
+    ``threshold_folds``-fold cross-validation inside ``fit`` (grouped by the ``groups`` given to ``fit``,
+    e.g. the document of each unit — as ``aipolicy train`` does), a number or list/dict fixes them.
+    So ``PolicyClassifier().fit(texts, Y, groups=doc_ids, sample_weight=w)`` gives the same model as
+    ``aipolicy train`` on the same units.
     """
 
-    def __init__(self, *, categories=CATEGORIES, word_ngram_range=(1, 1), char_ngram_range=(2, 3),
-                 min_df=2, max_features=60000, char_bits=18, cue_terms=(), C=4.0, class_weight="balanced",
-                 calibration_cv=3, thresholds=None, random_state=0):
+    def __init__(self, *, categories=None, word_ngram_range=(1, 1), char_ngram_range=(2, 3),
+                 min_df=2, max_features=60000, char_bits=18, cue_terms=None, C=4.0, class_weight="balanced",
+                 calibration_cv=3, thresholds=None, threshold_folds=5, random_state=SEED):
         self.categories = categories
         self.word_ngram_range = word_ngram_range
         self.char_ngram_range = char_ngram_range
@@ -68,69 +123,86 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         self.class_weight = class_weight
         self.calibration_cv = calibration_cv
         self.thresholds = thresholds
+        self.threshold_folds = threshold_folds
         self.random_state = random_state
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False  # X is a 1-D sequence of texts
+        tags.input_tags.string = True
+        tags.target_tags.required = True
+        tags.target_tags.single_output = False
+        tags.target_tags.multi_output = True
+        tags.classifier_tags.multi_label = True
+        return tags
+
     # -------------------------------------------------------------- fitting
-    def fit(self, X, y, sample_weight=None):
+    def _category_names(self) -> list[str]:
+        if self.categories is None:
+            return [c.name for c in _package_categories()]
+        if isinstance(self.categories, str) or not len(self.categories):
+            raise ValueError("categories must be a non-empty list of names")
+        return [str(c) for c in self.categories]
+
+    def _cue_terms(self, cats: list[str]) -> tuple[str, ...]:
+        if self.cue_terms is not None:
+            return tuple(self.cue_terms)
+        return tuple(sorted({t for c in _package_categories() if c.name in cats for t in c.cues}))
+
+    def fit(self, X, y, sample_weight=None, groups=None):
         """Fit on texts ``X`` and an (n, n_categories) 0/1 matrix ``y``; ``sample_weight`` (optional)
-        weighs units in the logistic regressions (e.g. to give the home domain more say)."""
+        weighs units in the logistic regressions (e.g. to give the home domain more say); ``groups``
+        (optional, e.g. document ids) keeps each group on one side of the threshold cross-validation."""
         texts = _texts(X)
-        sw = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
-        cats = list(self.categories)
-        if isinstance(y, pd.DataFrame):
-            y = y[cats].to_numpy()
-        Y = _targets(y, len(cats))
+        cats = self._category_names()
+        Y = _targets(y[cats].to_numpy() if isinstance(y, pd.DataFrame) else y, len(cats))
         if len(texts) != len(Y):
             raise ValueError(f"{len(texts)} texts but {len(Y)} label rows")
+        sw = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        if sw is not None and sw.shape != (len(texts),):
+            raise ValueError(f"sample_weight has shape {sw.shape}, expected ({len(texts)},)")
         self.vectorizer_ = make_vectorizer(word_ngram_range=self.word_ngram_range,
                                            char_ngram_range=self.char_ngram_range,
                                            min_df=self.min_df, max_features=self.max_features,
-                                           char_bits=self.char_bits, cue_terms=tuple(self.cue_terms))
+                                           char_bits=self.char_bits, cue_terms=self._cue_terms(cats))
         Xv = self.vectorizer_.fit_transform(texts).tocsr()
         words = dict(self.vectorizer_.transformer_list)["w"]
         words.stop_words_ = None  # the pruned n-grams: only for introspection, large when pickled
         words._stop_words_id = None  # a memory address (a cache key): would make the pickle differ per run
-        self.estimators_, coefs = [], []
-        for j, _ in enumerate(cats):
-            yj = Y[:, j]
-            n_pos, n_neg = int(yj.sum()), int(len(yj) - yj.sum())
-            if n_pos == 0 or n_neg == 0:
-                self.estimators_.append(float(n_pos > 0))  # constant: nothing to learn
-                coefs.append(np.zeros(Xv.shape[1]))
-                continue
-            # dual liblinear: with far more features than units it reaches the same optimum as the
-            # primal solver about 3x faster (measured on the gold: 17.5 s -> 5.6 s for six fits)
-            base = LogisticRegression(C=self.C, class_weight=self.class_weight, solver="liblinear", dual=True,
-                                      max_iter=2000, random_state=self.random_state)
-            folds = min(self.calibration_cv, n_pos, n_neg)
-            if folds >= 2:
-                # ensemble=False: one model fitted on all units, calibrated on cross-validated scores
-                # (a third of the size of an ensemble of per-fold models, same calibration idea)
-                est = CalibratedClassifierCV(base, method="sigmoid", ensemble=False,
-                                             cv=StratifiedKFold(folds, shuffle=True,
-                                                                random_state=self.random_state))
-                est.fit(Xv, yj, sample_weight=sw)
-                coef = np.mean([c.estimator.coef_[0] for c in est.calibrated_classifiers_], axis=0)
-            else:
-                est = base.fit(Xv, yj, sample_weight=sw)
-                coef = est.coef_[0]
-            self.estimators_.append(est)
-            coefs.append(coef)
-        self.coef_ = np.vstack(coefs)  # weight of each feature per category (for the evidence column)
+        fitted = [_fit_category(Xv, Y[:, j], sw, C=self.C, class_weight=self.class_weight,
+                                calibration_cv=self.calibration_cv, random_state=self.random_state)
+                  for j in range(len(cats))]
+        self.estimators_ = [est for est, _ in fitted]
+        self.coef_ = np.vstack([coef for _, coef in fitted])  # weight of each feature per category (evidence)
         self.categories_ = np.array(cats)
         self.classes_ = [np.array([0, 1])] * len(cats)
-        th = self.thresholds if self.thresholds is not None else [0.5] * len(cats)
-        if isinstance(th, dict):
-            th = [th.get(c, 0.5) for c in cats]
-        self.thresholds_ = np.asarray(th, dtype=float)
+        self.thresholds_ = self._fitted_thresholds(texts, Y, sw, groups, cats)
         return self
+
+    def _fitted_thresholds(self, texts, Y, sw, groups, cats) -> np.ndarray:
+        th = self.thresholds
+        if th is None:
+            groups = np.arange(len(texts)) if groups is None else np.asarray(groups)
+            if len(groups) != len(texts):
+                raise ValueError(f"groups has {len(groups)} entries for {len(texts)} texts")
+            fold_of = grouped_folds(groups, self.threshold_folds)
+            P = np.zeros(Y.shape)
+            for k in range(int(fold_of.max()) + 1):
+                P[fold_of == k] = _fold_proba(self, texts, Y, sw, fold_of == k)
+            return best_thresholds(Y, P)
+        if isinstance(th, dict):
+            th = [th.get(c, FIXED_THRESHOLD) for c in cats]
+        elif np.ndim(th) == 0:
+            th = [th] * len(cats)
+        th = np.asarray(th, dtype=float)
+        if th.shape != (len(cats),) or ((th < 0) | (th > 1)).any():
+            raise ValueError(f"thresholds must be {len(cats)} values in [0, 1], got {self.thresholds!r}")
+        return th
 
     # -------------------------------------------------------------- prediction
     def _check_fitted(self):
-        if not hasattr(self, "estimators_"):
-            from sklearn.exceptions import NotFittedError
-
-            raise NotFittedError("PolicyClassifier is not fitted yet; call fit or load a model")
+        check_is_fitted(self, ["estimators_", "thresholds_"],
+                        msg="PolicyClassifier is not fitted yet; call fit or load a model")
 
     def transform_texts(self, X):
         self._check_fitted()
@@ -165,8 +237,11 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         """For each unit, the ``k`` word features that pushed its predicted labels up most."""
         return top_terms(Xv, predicted, self.coef_, self._word_names(), k)
 
-    def label(self, units: pd.DataFrame, *, evidence_terms: int = 3) -> pd.DataFrame:
-        """Add ``p_<category>`` columns, ``labels`` (';'-joined, empty for none) and ``evidence``."""
+    def label(self, units, *, evidence_terms: int = 3) -> pd.DataFrame:
+        """Add ``p_<category>`` columns, ``labels`` (';'-joined, empty for none) and ``evidence`` to
+        ``units`` (a DataFrame with a ``text`` column; a list or Series of texts becomes one)."""
+        if not isinstance(units, pd.DataFrame):
+            units = pd.DataFrame({"text": _texts(units)})
         Xv = self.transform_texts(units)
         proba = self.predict_proba_features(Xv)
         pred = (proba >= self.thresholds_).astype(int)
@@ -189,8 +264,10 @@ class KeywordBaseline(ClassifierMixin, BaseEstimator):
         return self
 
     def predict(self, X) -> np.ndarray:
+        check_is_fitted(self, "patterns_", msg="KeywordBaseline is not fitted yet; call fit first")
         texts = _texts(X)
-        return np.array([[1 if p.search(t) else 0 for p in self.patterns_] for t in texts], dtype=int)
+        return np.array([[1 if p.search(t) else 0 for p in self.patterns_] for t in texts],
+                        dtype=int).reshape(len(texts), len(self.patterns_))
 
 
 # ------------------------------------------------------------------ evaluation
@@ -292,13 +369,13 @@ def grouped_folds(groups, folds: int) -> np.ndarray:
 def _fold_proba(clf: PolicyClassifier, texts: list[str], Y: np.ndarray, sw, test: np.ndarray) -> np.ndarray:
     """Probabilities for the units of one fold from a model fitted on all other folds."""
     tr, te = np.flatnonzero(~test), np.flatnonzero(test)
-    m = clone(clf).set_params(thresholds=None)
+    m = clone(clf).set_params(thresholds=FIXED_THRESHOLD)  # only its probabilities are used
     m.fit([texts[i] for i in tr], Y[tr], sample_weight=None if sw is None else sw[tr])
     return m.predict_proba([texts[i] for i in te])
 
 
 def _refit(clf: PolicyClassifier, texts: list[str], Y: np.ndarray, sw) -> PolicyClassifier:
-    return clone(clf).set_params(thresholds=None).fit(texts, Y, sample_weight=sw)
+    return clone(clf).set_params(thresholds=FIXED_THRESHOLD).fit(texts, Y, sample_weight=sw)  # thresholds set after
 
 
 def evaluate(clf: PolicyClassifier, texts, Y: np.ndarray, groups, cues: dict, *, folds: int = 5,
@@ -337,7 +414,7 @@ def evaluate(clf: PolicyClassifier, texts, Y: np.ndarray, groups, cues: dict, *,
         te = fold_of == k
         th = best_thresholds(Y[~te], P[~te])
         pred[te] = (P[te] >= th).astype(int)
-    cats = list(clf.categories)
+    cats = clf._category_names()
     base = KeywordBaseline(cues={c: cues[c] for c in cats}).fit()
     bpred = base.predict(texts)
     thresholds = best_thresholds(Y, P)

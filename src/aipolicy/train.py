@@ -16,7 +16,7 @@ from .classify import PolicyClassifier, evaluate
 from .config import TrainingConfig, load_categories
 from .errors import AipolicyError
 from .labels import corpus_units, join_labels, read_labels
-from .models import save_model
+from .models import next_version_name, save_model
 
 
 def data_hash(joined: pd.DataFrame, names: list[str]) -> str:
@@ -42,13 +42,18 @@ def _versions() -> dict:
 
 
 def _model_params(cfg: TrainingConfig) -> dict:
+    """The classifier's hyper-parameters from the configuration; a value it leaves out is the
+    estimator's own default (defined once, in PolicyClassifier's signature)."""
+    d = PolicyClassifier().get_params()
     m = cfg.model
-    return {"word_ngram_range": tuple(m.get("word_ngram_range", (1, 1))),
-            "char_ngram_range": tuple(m.get("char_ngram_range", (2, 3))),
-            "min_df": int(m.get("min_df", 2)), "max_features": int(m.get("max_features", 60000)),
-            "char_bits": int(m.get("char_bits", 18)),
-            "C": float(m.get("C", 4.0)), "class_weight": m.get("class_weight", "balanced"),
-            "calibration_cv": int(m.get("calibration_cv", 3)), "random_state": int(m.get("seed", 0))}
+    return {"word_ngram_range": tuple(m.get("word_ngram_range", d["word_ngram_range"])),
+            "char_ngram_range": tuple(m.get("char_ngram_range", d["char_ngram_range"])),
+            "min_df": int(m.get("min_df", d["min_df"])), "max_features": int(m.get("max_features", d["max_features"])),
+            "char_bits": int(m.get("char_bits", d["char_bits"])),
+            "C": float(m.get("C", d["C"])), "class_weight": m.get("class_weight", d["class_weight"]),
+            "calibration_cv": int(m.get("calibration_cv", d["calibration_cv"])),
+            "threshold_folds": int(cfg.evaluation.get("folds", d["threshold_folds"])),
+            "random_state": int(m.get("seed", d["random_state"]))}
 
 
 def gold_units(cfg: TrainingConfig, cats, *, labels: str | Path | None = None, progress: bool = False,
@@ -94,8 +99,12 @@ def cross_validate(cfg: TrainingConfig, cats, joined: pd.DataFrame, clf: PolicyC
                         n_jobs=jobs, refit=refit)
 
 
-def train(cfg: TrainingConfig, *, name: str = "default", agreement: str | Path | None = "labels/agreement.json",
+def train(cfg: TrainingConfig, *, name: str | None = None, agreement: str | Path | None = "labels/agreement.json",
           progress: bool = False, jobs: int | None = None, log=print) -> tuple[Path, dict]:
+    """Evaluate and fit; write ``models_dir/NAME``. Without ``name`` a new versioned folder
+    (``YYYY-MM-DD-N``) is written: an existing model (the shipped ``default`` included) is replaced
+    only when its name is given."""
+    name = name or next_version_name(cfg.models_dir)
     cats = load_categories(cfg.categories)
     names = [c.name for c in cats]
     joined = gold_units(cfg, cats, progress=progress, log=log)
@@ -194,7 +203,7 @@ Multi-label classifier of Chinese AI-policy units into {', '.join(card['categori
 ## Model
 TF-IDF over rjieba tokens (domain user dictionary; word n-grams {tuple(card['params']['word_ngram_range'])})
 and over hashed character n-grams {tuple(card['params']['char_ngram_range'])}, plus the presence of each codebook
-cue term of `labels/categories.yaml` as a feature; one logistic regression per
+cue term of `src/aipolicy/data/categories.yaml` as a feature; one logistic regression per
 category (C={card['params']['C']}, class_weight={card['params']['class_weight']}), sigmoid-calibrated with
 {card['params']['calibration_cv']}-fold cross-fitting; seed {card['seed']}.
 Units are weighted by domain in the fits: {_weights_text(card.get('domain_weights') or {})}.
@@ -228,5 +237,7 @@ places. Trained on official AI-policy documents of 2021–2026, 2023 news articl
 reports; other genres (English text, social media) are out of domain. In AI-policy documents the model
 gives a label to many units that the gold calls none (headings, purpose clauses, procedural articles; the
 "none flagged" row above), so per-city shares there are upper bounds on what a reader would count.
-Loading verifies the artifact's sha256 (`card.json`) before unpickling.
+Files: `predictor.npz` + `predictor.json` (the inference model, no pickle), `model.joblib` (the scikit-learn
+estimator, a pickle, loaded only by `aipolicy.load_model`), `manifest.json` (sha256 of every file, verified
+before anything is read).
 """
