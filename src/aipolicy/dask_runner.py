@@ -5,7 +5,7 @@ does for its local workers; this module only runs the tasks elsewhere:
 
 * the model is sent to every worker once, as its files, by a worker plugin; each worker writes them
   to a private folder and loads them with the same loader as the local runner, which checks every
-  file's sha256 against the model card before reading it (a worker that joins later, or a worker
+  file's sha256 against the model's manifest before reading it (a worker that joins later, or a worker
   restarted after a crash, gets the plugin too);
 * each input file is one task running the per-file pipeline with that model; the worker returns the
   manifest record and the labelled units as Arrow IPC bytes, and the client writes the part file
@@ -83,15 +83,17 @@ class ModelPlugin(_PluginBase):
 
 
 def model_files(folder: Path) -> tuple[dict[str, bytes], str]:
-    """The files a worker needs to load the model's predictor, and the predictor's sha256 (names the
-    plugin). The scikit-learn estimator and the human-readable card are not needed for labelling."""
-    from .models import ARTIFACT, HUMAN_CARD, read_card
+    """The files a worker needs to load the model's predictor (manifest included: the worker verifies
+    them again), and the manifest's sha256 (names the plugin). The scikit-learn estimator and the
+    human-readable card are not needed for labelling (the manifest allows them to be absent)."""
+    from .models import ARTIFACT, HUMAN_CARD, verify_folder
 
     folder = Path(folder)
-    card = read_card(folder)
-    skip = {HUMAN_CARD, (card.get("artifact") or {}).get("file", ARTIFACT)}
-    files = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file() and p.name not in skip}
-    return files, str((card.get("predictor") or {}).get("sha256", ""))
+    manifest = verify_folder(folder)
+    skip = {HUMAN_CARD, ARTIFACT}
+    files = {p.name: p.read_bytes() for p in sorted(folder.iterdir())
+             if p.is_file() and p.name not in skip and not p.name.startswith(".")}
+    return files, manifest["sha256"]
 
 
 def worker_model(plugin_name: str):
