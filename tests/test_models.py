@@ -275,3 +275,16 @@ def test_a_copy_for_labelling_may_leave_out_the_estimator(trained, tmp_path):
     assert load_predictor(lean).predict_proba(["建设智算中心"]).shape == (1, 6)
     with pytest.raises(ModelIntegrityError, match="(MODEL_CARD.md|model.joblib) listed in its manifest.json is missing"):
         load_model(lean)
+
+
+def test_labels_and_train_without_a_configuration_file(fixture_setup, tmp_path, monkeypatch, capsys):
+    """In a folder without training/config.yaml every path can come from a flag (against the working folder)."""
+    work = tmp_path / "nowhere"
+    work.mkdir()
+    shutil.copy(fixture_setup["gold"], work / "gold.csv")
+    monkeypatch.chdir(work)
+    assert main(["labels", "check", "gold.csv", "--no-units", "-q"]) == 0
+    assert "gold.csv: OK (48 labelled units" in capsys.readouterr().out
+    assert main(["train", "--labels", "gold.csv", "--corpus", f"fixture={fixture_setup['corpus']}",
+                 "--models-dir", "m", "--name", "flags", "--folds", "3", "-q"]) == 0
+    assert (work / "m" / "flags" / "manifest.json").is_file()

@@ -37,8 +37,9 @@ def _explicit_failures(args, manifest) -> int:
 
 
 def _add_config_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", default="training/config.yaml",
-                   help="training configuration (corpus folders, labels, categories); default: %(default)s")
+    p.add_argument("--config", default=None,
+                   help="training configuration (corpus folders, labels, categories; relative paths in it resolve "
+                        "against its folder); default: training/config.yaml when it exists, else only the flags")
     p.add_argument("--corpus", action="append", metavar="NAME=PATH",
                    help="override or add a corpus folder of the configuration (repeatable)")
     p.add_argument("--categories", help="categories file (default: from the configuration)")
@@ -109,9 +110,13 @@ def cmd_ingest(args) -> int:
 # --------------------------------------------------------------------------- labels
 
 def _training_config(args):
-    from .config import load_training_config
+    from .config import DEFAULT_CATEGORIES, DEFAULT_TRAINING_CONFIG, TrainingConfig, load_training_config
 
-    cfg = load_training_config(args.config)
+    if args.config or DEFAULT_TRAINING_CONFIG.is_file():
+        cfg = load_training_config(args.config or DEFAULT_TRAINING_CONFIG)
+    else:  # no configuration here: every path comes from a flag (relative to the working folder)
+        cfg = TrainingConfig(corpora={}, labels=Path("labels/gold.csv"), categories=DEFAULT_CATEGORIES,
+                             models_dir=Path("models"))
     for item in getattr(args, "corpus", None) or []:
         name, sep, path = item.partition("=")
         if not sep:
