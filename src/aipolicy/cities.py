@@ -28,6 +28,7 @@ from functools import lru_cache
 from pathlib import PurePosixPath
 
 from .resources import read_csv_rows
+from .units import NORM, ROW_CITY
 
 NATIONAL = "national"
 UNKNOWN = "unknown"
@@ -269,8 +270,8 @@ def attribute_cities(doc, units: list[dict], gaz: Gazetteer | None = None, *, is
     scan = not issued or level == "province"
     carried: tuple[str, str] | None = None  # (place, evidence) of the unit before, in commentary
     for row in units:
-        row_city = row.pop("_row_city", None)
-        norm = row.get("_norm") or row["text"]
+        row_city = row.pop(ROW_CITY, None)
+        norm = row.get(NORM) or row["text"]
         if row_city:
             row["city"], row["city_evidence"] = gaz.normalise(row_city), f"input column: {row_city}"
             continue

@@ -16,6 +16,7 @@ import pandas as pd
 
 from .errors import SkipFile
 from .settings import DEFAULT_EXCLUDE, DEFAULT_MAX_BYTES
+from .units import NORM  # the units' matching text, handed to ``label``, not kept in the output
 
 UNIT_COLUMNS = ["unit_id", "doc_id", "source", "position", "city", "city_evidence", "text"]
 MANIFEST_COLUMNS = ["file", "status", "reason", "units"]
@@ -23,8 +24,6 @@ MANIFEST_COLUMNS = ["file", "status", "reason", "units"]
 # until the metadata stage fills it
 DOCUMENT_COLUMNS = ["doc_id", "file", "title", "issuer", "date", "year", "doc_number", "doc_type", "place",
                     "near_duplicate_of"]
-
-NORM = "_norm"  # the units' matching text, handed to ``label`` and not kept in the output
 
 # The error policy, in one place: an input file that raises one of these is listed as skipped with
 # the reason, and the batch goes on. SkipFile carries a reason written for the user; the others are
@@ -93,7 +92,7 @@ def _read_units(path: Path, source: str, options: PipelineOptions) -> tuple[dict
     if not rows:
         raise SkipFile("no units (only short fragments or boilerplate)")
     cols = {c: [r[c] for r in rows] for c in UNIT_COLUMNS}
-    cols[NORM] = [r.get("_norm") or r["text"] for r in rows]
+    cols[NORM] = [r.get(NORM) or r["text"] for r in rows]
     return cols, docs
 
 

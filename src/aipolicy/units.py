@@ -17,6 +17,9 @@ import hashlib
 import re
 
 MAX_CHARS = 500
+# private keys of a unit row, read by the place and label stages and dropped before output
+NORM = "_norm"            # the normalised text (matching, features, places)
+ROW_CITY = "_row_city"    # a table input's own city column
 MIN_HAN = 6
 NEAR_DUP = 0.8
 SHINGLE = 4
@@ -164,7 +167,7 @@ def document_units(doc, *, max_chars: int = MAX_CHARS, min_han: int = MIN_HAN) -
                 "source": doc.source,
                 "position": len(rows),
                 "text": text,
-                "_norm": norm,
-                "_row_city": doc.row_cities[i] if doc.from_table else None,
+                NORM: norm,
+                ROW_CITY: doc.row_cities[i] if doc.from_table else None,
             })
     return rows
