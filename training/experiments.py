@@ -30,6 +30,8 @@ VARIANTS = {
     "w_ai3": {"_weight": {"ai-policies": 3.0}},
     "nocw": {"class_weight": None},
     "wb12": {"word_ngram_range": (1, 2), "_weight": {"ai-policies": 2.0}},
+    "C10_w2": {"C": 10.0, "_weight": {"ai-policies": 2.0}},
+    "C16_w2": {"C": 16.0, "_weight": {"ai-policies": 2.0}},
 }
 
 
