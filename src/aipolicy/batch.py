@@ -23,7 +23,8 @@ from .ingest import discover
 from .documents import documents_path, documents_table
 from .pipeline import MANIFEST_COLUMNS, UNIT_COLUMNS, PipelineOptions, excluded_by, not_read_summary, process_file
 from .settings import DEFAULT_EXCLUDE, DEFAULT_MAX_BYTES
-from .tables import atomic_path, check_output_path, manifest_path, write_table
+from .tables import (CSV_LINE_END, append_xlsx, atomic_path, check_output_path, manifest_path, output_lock,
+                     remove_stale_temps, safe_frame, safe_str, save_workbook, write_csv, write_table)
 
 LABEL_FORMATS = (".csv", ".jsonl", ".parquet", ".xlsx")
 
@@ -126,8 +127,14 @@ def _parts_dir(out: Path) -> Path:
 
 
 def _task_key(path: Path, source: str) -> str:
-    st = path.stat()
-    return hashlib.sha1(f"{path.resolve()}|{source}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    """Identifies a file and its version across an interruption (a link that cannot be followed is
+    identified by the link itself; the pipeline then skips it with its reason)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        st = os.lstat(path)
+    key = f"{os.path.realpath(path)}|{source}|{st.st_size}|{st.st_mtime_ns}"
+    return hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def _finished_records(parts: Path, state_file: Path, run_id: dict, resume: bool) -> dict[str, dict]:
@@ -167,7 +174,7 @@ def _schedule(files, parts: Path, done: dict, options: PipelineOptions, model):
         try:
             key = _task_key(path, source)
         except OSError as e:
-            records[i] = {"file": str(path), "status": "skipped", "units": 0, "part": "",
+            records[i] = {"file": safe_str(str(path)), "status": "skipped", "units": 0, "part": "",
                           "reason": f"cannot read file ({e.strerror})"}
             continue
         if key in done:
@@ -223,24 +230,41 @@ def _results(work: list, clf, model_dir: Path, jobs: int, thresholds: dict | Non
 def label_files(paths, output, *, model=None, models_dir=None, jobs: int = 1, resume: bool = False,
                 max_bytes: int = DEFAULT_MAX_BYTES, exclude=DEFAULT_EXCLUDE, progress: bool = False,
                 thresholds: dict | None = None, dask: str | None = None,
-                options: PipelineOptions | None = None) -> LabelRun:
+                options: PipelineOptions | None = None, limits=None) -> LabelRun:
     """Label files and folders into ``output`` (.csv, .jsonl, .parquet or .xlsx), its manifest and its
     documents table (``OUT.documents.csv``); ``thresholds`` ({category: value}) overrides the model's;
-    ``options`` overrides ``max_bytes`` and ``exclude``. ``dask`` runs the files on a Dask cluster
+    ``options`` overrides ``max_bytes``, ``exclude`` and ``limits``. ``dask`` runs the files on a Dask cluster
     (a scheduler address, or 'local' for a LocalCluster of ``jobs`` workers) instead of local processes;
     the output is the same. When no file can be labelled nothing is written and AipolicyError is raised.
 
     The runner only schedules files and writes results: each file goes through
     :func:`aipolicy.pipeline.process_file` with the classifier as its labelling step.
     """
-    from tqdm.auto import tqdm
-
     from .models import load_predictor, override_thresholds, resolve_model
 
     out = check_output_path(output, LABEL_FORMATS)
     made_folder = not out.parent.exists()
-    model_dir = resolve_model(model, models_dir)
-    clf = override_thresholds(load_predictor(model_dir), thresholds)  # verified once, up front
+    out.parent.mkdir(parents=True, exist_ok=True)  # for the lock; removed again if nothing is written
+    options = options or PipelineOptions(max_bytes=max_bytes, exclude=tuple(exclude), limits=limits)
+    try:
+        with output_lock(out):  # a second run on the same output is refused at once while this one lives
+            remove_stale_temps(out)  # left by a run killed while writing
+            model_dir = resolve_model(model, models_dir)
+            clf = override_thresholds(load_predictor(model_dir), thresholds)  # verified once, up front
+            return _label_locked(paths, out, clf, model_dir, options, jobs=jobs, resume=resume,
+                                 progress=progress, thresholds=thresholds, dask=dask)
+    finally:
+        if made_folder:
+            try:
+                out.parent.rmdir()  # only when empty: a failed run leaves nothing
+            except OSError:
+                pass
+
+
+def _label_locked(paths, out: Path, clf, model_dir: Path, options: PipelineOptions, *, jobs: int, resume: bool,
+                  progress: bool, thresholds: dict | None, dask: str | None) -> LabelRun:
+    from tqdm.auto import tqdm
+
     cats = list(clf.categories_)
     files = discover(paths)
 
@@ -251,10 +275,11 @@ def label_files(paths, output, *, model=None, models_dir=None, jobs: int = 1, re
         run_id["thresholds"] = [float(t) for t in clf.thresholds_]
     done = _finished_records(parts, state_file, run_id, resume)
     parts.mkdir(parents=True, exist_ok=True)
+    for stale in parts.glob(".*.tmp"):  # a part being written when the run was killed
+        stale.unlink(missing_ok=True)
     if not state_file.exists() or not done:
         state_file.write_text(json.dumps(run_id) + "\n", encoding="utf-8")
 
-    options = options or PipelineOptions(max_bytes=max_bytes, exclude=tuple(exclude))
     tasks, records, resumed = _schedule(files, parts, done, options, clf)
     keys = {t[0]: key for t, key in tasks}
     bar = tqdm(total=len(tasks), desc="label", unit="file", disable=not progress, dynamic_ncols=True)
@@ -262,12 +287,12 @@ def label_files(paths, output, *, model=None, models_dir=None, jobs: int = 1, re
         for rec in _results([t for t, _ in tasks], clf, model_dir, jobs, thresholds, dask):
             idx = rec.pop("idx")
             records[idx] = rec = dict(rec, key=keys[idx])
-            state.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            state.write(json.dumps(rec) + "\n")  # ASCII: a file name that is not UTF-8 stays escaped
             state.flush()
             bar.update(1)
     bar.close()
 
-    manifest, n_units, documents = _write_outputs(out, parts, records, label_columns(cats), made_folder)
+    manifest, n_units, documents = _write_outputs(out, parts, records, label_columns(cats), False)
     return LabelRun(out, manifest, n_units, resumed, cats, clf.card_, documents)
 
 
@@ -328,19 +353,18 @@ def _assemble(out: Path, parts: list[Path], columns: list[str]) -> int:
             ws.append(columns)
             for p in parts:
                 df = pd.read_feather(p)[columns]
-                for row in df.itertuples(index=False):
-                    ws.append(list(row))
+                append_xlsx(ws, df)  # text cells are never formulas; control characters escaped
                 n += len(df)
-            wb.save(tmp)
+            save_workbook(wb, tmp)  # byte-identical for the same content
         else:
             with open(tmp, "w", encoding="utf-8-sig" if ext == ".csv" else "utf-8", newline="") as fh:
                 if ext == ".csv":
-                    fh.write(",".join(columns) + "\n")
+                    fh.write(",".join(columns) + CSV_LINE_END)
                 for p in parts:
                     df = pd.read_feather(p)[columns]
                     if ext == ".csv":
-                        df.to_csv(fh, index=False, header=False, lineterminator="\n")
+                        write_csv(df, fh, header=False)
                     else:
-                        df.to_json(fh, orient="records", lines=True, force_ascii=False)
+                        safe_frame(df).to_json(fh, orient="records", lines=True, force_ascii=False)
                     n += len(df)
     return n

@@ -5,6 +5,7 @@ Expected failures (AipolicyError) print one line to stderr and exit 2; no traceb
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -27,13 +28,37 @@ def _exclude(args):
     return tuple(dict.fromkeys([*base, *(args.exclude or ())]))
 
 
+INTERNAL_EXIT = 3  # an unexpected internal error (a bug), distinct from 1 (a named file unreadable) and 2
+
+
 def _explicit_failures(args, manifest) -> int:
     """Report files named on the command line (not found in a folder) that were skipped; their count."""
-    named = {str(Path(p)) for p in args.paths if Path(p).is_file()}
+    from .tables import safe_str
+
+    named = {safe_str(str(Path(p))) for p in args.paths if os.path.lexists(p) and not Path(p).is_dir()}
     bad = manifest[(manifest["status"] == "skipped") & manifest["file"].isin(named)]
     for r in bad.itertuples():
         print(f"aipolicy {args.command}: error: {r.file} could not be read: {r.reason}", file=sys.stderr)
     return len(bad)
+
+
+def _internal_failures(args, manifest) -> int:
+    """Report the files that met an internal error (listed as skipped, the rest was written); count."""
+    from .pipeline import internal_errors
+
+    bad = internal_errors(manifest)
+    for r in bad.itertuples():
+        print(f"aipolicy {args.command}: {r.reason} — on file {r.file}", file=sys.stderr)
+    args.internal_errors = getattr(args, "internal_errors", 0) + len(bad)
+    return len(bad)
+
+
+def _exit_status(args, manifest) -> int:
+    """3 when a file met an internal error, 1 when a file named on the command line could not be read,
+    else 0 (every file is in the manifest either way)."""
+    internal = _internal_failures(args, manifest)
+    explicit = _explicit_failures(args, manifest)
+    return INTERNAL_EXIT if internal else 1 if explicit else 0
 
 
 def _add_config_options(p: argparse.ArgumentParser) -> None:
@@ -68,7 +93,18 @@ def _add_common_input(p: argparse.ArgumentParser) -> None:
                    help="CSV of document metadata keyed by 'file' (the file name), with columns among "
                         "title, issuer, date, doc_number, doc_type (or kind), place; overrides what the "
                         "text says (e.g. ../shared/corpus/ai-policies/index.csv)")
+    p.add_argument("--limit", action="append", metavar="NAME=VALUE", default=None,
+                   help="change a limit on what one file may cost (repeatable; a file over a limit is skipped "
+                        "with the limit named): max_bytes, max_html_bytes, max_unzipped_bytes, max_xml_bytes "
+                        "(sizes take K/M/G), max_paragraphs, max_rows, max_cells, max_columns, "
+                        "max_paragraph_chars, max_grid_span, file_timeout (seconds, 0 = none)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def _limits(args):
+    from .limits import Limits
+
+    return Limits(max_bytes=int(args.max_mb * 1e6)).with_options(getattr(args, "limit", None))
 
 
 # --------------------------------------------------------------------------- ingest
@@ -86,7 +122,7 @@ def _read_options(args):
             raise AipolicyError(str(e)) from None
     return PipelineOptions(max_bytes=int(args.max_mb * 1e6), exclude=_exclude(args),
                            sheet=getattr(args, "sheet", None), text_column=getattr(args, "text_column", None),
-                           sidecar=sidecar)
+                           sidecar=sidecar, limits=_limits(args))
 
 
 def cmd_ingest(args) -> int:
@@ -104,7 +140,7 @@ def cmd_ingest(args) -> int:
     write_table(res.manifest, manifest_path(out))
     write_table(res.documents, documents_path(out))
     print(f"{res.summary()} -> {out} (manifest: {manifest_path(out)}, documents: {documents_path(out)})")
-    return 1 if _explicit_failures(args, res.manifest) else 0
+    return _exit_status(args, res.manifest)
 
 
 # --------------------------------------------------------------------------- labels
@@ -129,7 +165,7 @@ def _training_config(args):
 
 def cmd_labels_check(args) -> int:
     from .config import load_categories
-    from .labels import check_labels, corpus_units
+    from .labels import check_labels, corpus_units, count_labels
 
     cfg = _training_config(args)
     path = Path(args.file or cfg.labels)
@@ -143,7 +179,7 @@ def cmd_labels_check(args) -> int:
     if problems:
         print(f"{len(problems)} problem(s) in {path}", file=sys.stderr)
         return 1
-    n = sum(1 for _ in path.open(encoding="utf-8-sig")) - 1
+    n = count_labels(path)
     print(f"{path}: OK ({n} labelled units, categories: {', '.join(c.name for c in cats)}"
           f"{'' if units is not None else '; unit ids not checked'})")
     return 0
@@ -341,7 +377,7 @@ def cmd_label(args) -> int:
 
     print(f"{run.summary()} -> {run.output} (manifest: {manifest_path(run.output)}, "
           f"documents: {documents_path(run.output)}){_model_note(args)}")
-    return 1 if _explicit_failures(args, run.manifest) else 0
+    return _exit_status(args, run.manifest)
 
 
 def cmd_evaluate(args) -> int:
@@ -385,6 +421,7 @@ def _labelled_units(args):
                 raise
             raise AipolicyError(_skipped_summary(read_table(manifest_path(out)))) from e
         units = read_table(out)
+    _internal_failures(args, run.manifest)
     if not keep:
         units = drop_near_duplicates(units, run.documents)
     return units, run.categories, run.model_card, run.manifest, run.documents
@@ -485,7 +522,7 @@ def cmd_topics(args) -> int:
         write_ldavis(res, out / "ldavis.html")
     print(f"{res.k} topics (best {res.measure} over K = {', '.join(map(str, sorted(set(res.coherence['k']))))}) "
           f"from {len(res.unit_ids)} units -> {out}{_model_note(args)}")
-    return 0
+    return INTERNAL_EXIT if getattr(args, "internal_errors", 0) else 0
 
 
 def _quote_mask(units, args):
@@ -520,6 +557,8 @@ def cmd_report(args) -> int:
     write_report(rep, out, extra_tables=None if manifest is None else {"manifest.csv": manifest})
     print(f"report on {len(units)} units, {units['city'].nunique()} places -> {out / 'report.html'}, "
           f"{out / 'report.md'}, {out / 'tables'}{_model_note(args)}")
+    if getattr(args, "internal_errors", 0):
+        return INTERNAL_EXIT
     return 1 if manifest is not None and _explicit_failures(args, manifest) else 0
 
 
@@ -764,6 +803,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"aipolicy {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # a bug or an unforeseen failure outside the per-file pipeline: one line, exit 3
+        if os.environ.get("AIPOLICY_DEBUG"):
+            raise
+        from .pipeline import one_line
+
+        print(f"aipolicy {args.command}: internal error: {one_line(f'{type(e).__name__}: {e}')} (a bug; please "
+              "report it; AIPOLICY_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return INTERNAL_EXIT
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -60,20 +60,21 @@ def drop_near_duplicates(units: pd.DataFrame, documents: pd.DataFrame | None) ->
 
 
 def file_documents(path: Path, source: str, *, max_bytes: int, sheet: str | None = None,
-                   text_column: str | None = None, sidecar: dict | None = None) -> tuple[list[dict], list[dict]]:
+                   text_column: str | None = None, sidecar: dict | None = None,
+                   limits=None) -> tuple[list[dict], list[dict]]:
     """One file → (unit rows with their places, documents-table rows with sketches).
 
     read → layout repair and cleaning → metadata (text, then sidecar) → units → places.
     Raises SkipFile with a one-line reason.
     """
     from .cities import attribute_cities, metadata_args
-    from .ingest import read_documents
+    from .pipeline import read_file
     from .units import document_units
 
     units: list[dict] = []
     docs: list[dict] = []
-    for doc in read_documents(path, source, max_bytes=max_bytes, sheet=sheet, text_column=text_column,
-                              sidecar=sidecar):
+    for doc in read_file(path, source, max_bytes=max_bytes, sheet=sheet, text_column=text_column,
+                         sidecar=sidecar, limits=limits):
         units.extend(attribute_cities(doc, document_units(doc), **metadata_args(doc)))
         docs.append(document_row(doc))
     return units, docs

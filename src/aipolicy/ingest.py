@@ -24,6 +24,10 @@ from .pipeline import (DOCUMENT_COLUMNS, MANIFEST_COLUMNS, UNIT_COLUMNS, FileRes
                        excluded_by, process_file)
 from .resources import read_lines
 from .settings import DEFAULT_EXCLUDE, DEFAULT_MAX_BYTES
+from .limits import DEFAULT as DEFAULT_LIMITS
+from .limits import Limits, over
+from .safe_read import check_csv_header, check_entry, check_paragraphs, check_table, read_jsonl
+from .tables import safe_str
 
 TEXT_EXT = {".txt", ".md", ".text"}
 DOCX_EXT = {".docx"}
@@ -57,9 +61,35 @@ class Document:
 
 # --------------------------------------------------------------------------- discovery
 
+def _walk(root: Path) -> list[Path]:
+    """Every entry under ``root`` that is not a folder (hidden ones left out), symbolic links not
+    followed into folders; a folder that cannot be listed is returned as an entry (skipped later)."""
+    out: list[Path] = []
+    stack = [root]
+    while stack:
+        d = stack.pop()
+        try:
+            with os.scandir(d) as it:
+                entries = list(it)
+        except OSError:
+            out.append(Path(d))
+            continue
+        for e in entries:
+            if e.name.startswith("."):
+                continue
+            try:
+                is_dir = e.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False
+            (stack if is_dir else out).append(Path(e.path))
+    return sorted(out)
+
+
 def discover(paths: Iterable[str | os.PathLike]) -> list[tuple[Path, str]]:
     """Expand files and folders (recursively) into (path, source-name) pairs, sorted.
 
+    Every entry that is not a folder is listed — also broken links, link loops, FIFOs, sockets and
+    unreadable files, which ``read_documents`` then skips with their reason; nothing goes missing.
     The source name is the path relative to the folder it was found in (or the file name for
     a file given directly), so it does not depend on where the command was run from.
     Raises AipolicyError for a path that does not exist.
@@ -68,16 +98,11 @@ def discover(paths: Iterable[str | os.PathLike]) -> list[tuple[Path, str]]:
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            for f in sorted(p.rglob("*")):
-                rel = f.relative_to(p)
-                if any(part.startswith(".") for part in rel.parts):
-                    continue
-                if f.is_file():
-                    found.append((f, rel.as_posix()))
-        elif p.is_file():
-            found.append((p, p.name))
+            found.extend((f, safe_str(f.relative_to(p).as_posix())) for f in _walk(p))
+        elif os.path.lexists(p):
+            found.append((p, safe_str(p.name)))
         else:
-            raise AipolicyError(f"input not found: {p}")
+            raise AipolicyError(f"input not found: {safe_str(str(p))}")
     return found
 
 
@@ -163,11 +188,11 @@ def read_text_file(path: Path) -> str:
     return text
 
 
-def read_docx(path: Path) -> str:
+def read_docx(path: Path, limits: Limits = DEFAULT_LIMITS) -> str:
     """Paragraphs and table rows in document order (a row is one line, cells separated by "｜")."""
     from .readers import docx_blocks
 
-    return "\n".join(docx_blocks(path))
+    return "\n".join(docx_blocks(path, limits))
 
 
 def read_pdf(path: Path) -> str:
@@ -191,7 +216,8 @@ def read_html(path: Path) -> tuple[str, str]:
     return text, title
 
 
-def read_table(path: Path, *, sheet: str | None = None, text_column: str | None = None) -> list[pd.DataFrame]:
+def read_table(path: Path, *, sheet: str | None = None, text_column: str | None = None,
+               limits: Limits = DEFAULT_LIMITS) -> list[pd.DataFrame]:
     """A table of paragraphs as DataFrames (one per .xlsx sheet) with the text in column ``text``.
 
     The text column is ``text_column`` or the one column named text/正文/内容/content (any case);
@@ -205,14 +231,14 @@ def read_table(path: Path, *, sheet: str | None = None, text_column: str | None 
             import io
 
             text, _ = decode_bytes(path.read_bytes())
+            check_csv_header(text, limits)
             frames = [pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)]
         elif ext == ".jsonl":
-            import io
-
-            text, _ = decode_bytes(path.read_bytes())
-            frames = [pd.read_json(io.StringIO(text), lines=True, dtype=False)]
+            frames = [read_jsonl(decode_bytes(path.read_bytes())[0], limits)]
         else:
-            frames = [df for _, df in read_sheets(path, sheet)]
+            frames = [df for _, df in read_sheets(path, sheet, limits)]
+        for df in frames:
+            check_table(df, limits)
     except SkipFile:
         raise
     except Exception as e:
@@ -254,24 +280,22 @@ def _cell(v) -> str | None:
     return s or None
 
 
-def _check_file(path: Path, max_bytes: int) -> str:
+def _check_file(path: Path, limits: Limits) -> str:
     ext = path.suffix.lower()
+    size = check_entry(path)
+    max_bytes = limits.max_bytes
     if ext not in SUPPORTED_EXT:
-        raise SkipFile(f"unsupported file type '{ext or '(none)'}'")
-    try:
-        size = path.stat().st_size
-    except OSError as e:
-        raise SkipFile(f"cannot read file ({e.strerror})") from None
+        raise SkipFile(f"unsupported file type '{safe_str(ext) or '(none)'}'")
     if size == 0:
         raise SkipFile("empty file")
     if size > max_bytes:
         raise SkipFile(f"too large ({size / 1e6:.1f} MB > limit {max_bytes / 1e6:.0f} MB; see --max-mb)")
-    if not os.access(path, os.R_OK):
-        raise SkipFile("permission denied")
+    if ext in HTML_EXT and size > limits.max_html_bytes:
+        raise over("HTML page (bytes)", size, limits.max_html_bytes, "max_html_bytes")
     return ext
 
 
-def _read_body(path: Path, ext: str) -> tuple[str, str, str, str]:
+def _read_body(path: Path, ext: str, limits: Limits = DEFAULT_LIMITS) -> tuple[str, str, str, str]:
     """(raw text for the doc_id, paragraph text, text for metadata, title hint) of a non-table file."""
     from .layout import repair_text
     from .readers import read_converted, read_pdf as read_pdf_pages
@@ -280,10 +304,10 @@ def _read_body(path: Path, ext: str) -> tuple[str, str, str, str]:
         raw = read_text_file(path)
         return raw, repair_text(raw), raw, ""
     if ext in DOCX_EXT:
-        raw = read_docx(path)
+        raw = read_docx(path, limits)
         return raw, raw, raw, ""
     if ext in CONVERT_EXT:
-        raw = "\n".join(read_converted(path))
+        raw = "\n".join(read_converted(path, limits))
         return raw, raw, raw, ""
     if ext in PDF_EXT:
         body, raw = read_pdf_pages(path)
@@ -293,23 +317,28 @@ def _read_body(path: Path, ext: str) -> tuple[str, str, str, str]:
 
 
 def read_documents(path: Path, source: str, *, max_bytes: int = DEFAULT_MAX_BYTES, sheet: str | None = None,
-                   text_column: str | None = None, sidecar: dict | None = None) -> list[Document]:
+                   text_column: str | None = None, sidecar: dict | None = None,
+                   limits: Limits | None = None) -> list[Document]:
     """Read one file into cleaned documents with their metadata. Raises SkipFile with a one-line reason.
 
     ``sidecar``: {file name: {field: value}} from ``--metadata FILE``, overriding what the text says.
+    ``limits`` (default: the defaults with ``max_bytes``) bound what the file may cost.
     """
     from .metadata import apply_sidecar, extract
 
-    ext = _check_file(path, max_bytes)
+    if limits is None:
+        limits = DEFAULT_LIMITS if max_bytes == DEFAULT_LIMITS.max_bytes else Limits(max_bytes=max_bytes)
+    ext = _check_file(path, limits)
     side = (sidecar or {}).get(Path(source).name)
     if ext in TABLE_EXT:
-        docs = [d for df in read_table(path, sheet=sheet, text_column=text_column)
-                for d in _table_documents(df, source)]
+        docs = [d for df in read_table(path, sheet=sheet, text_column=text_column, limits=limits)
+                for d in _table_documents(df, source, limits)]
         for d in docs:
             d.meta, d.place_hint = apply_sidecar(extract(d.paragraphs, file_name=source), side)
         return docs
-    raw, body, meta_text, title_hint = _read_body(path, ext)
+    raw, body, meta_text, title_hint = _read_body(path, ext, limits)
     paragraphs, norm = clean_lines(body)
+    check_paragraphs(paragraphs, limits)
     if not paragraphs:
         raise SkipFile("no text after cleaning")
     # metadata reads the lines as written (a space between two issuers in a title is kept)
@@ -324,9 +353,10 @@ def _column_cells(df: pd.DataFrame, column: str) -> list[str | None]:
     return [_cell(v) for v in df[column].tolist()] if column in df.columns else [None] * len(df)
 
 
-def _table_documents(df: pd.DataFrame, source: str) -> list[Document]:
+def _table_documents(df: pd.DataFrame, source: str, limits: Limits = DEFAULT_LIMITS) -> list[Document]:
     """A table of paragraphs: rows grouped by ``doc_id`` (or the whole table as one document)."""
     texts = [(_cell(t) or "") for t in df["text"].tolist()]
+    check_paragraphs(texts, limits, count=False)  # rows: checked against max_rows by check_table
     ids, cities, groups = (_column_cells(df, c) for c in ("id", "city", "doc_id"))
     if not any(texts):
         raise SkipFile("table has no non-empty text")
@@ -358,18 +388,19 @@ def _table_documents(df: pd.DataFrame, source: str) -> list[Document]:
 
 def iter_files(paths: Iterable[str | os.PathLike], *, max_bytes: int = DEFAULT_MAX_BYTES,
                exclude: Iterable[str] = DEFAULT_EXCLUDE, progress: bool = False,
-               desc: str = "ingest", options: PipelineOptions | None = None) -> Iterator[FileResult]:
+               desc: str = "ingest", options: PipelineOptions | None = None,
+               limits: Limits | None = None) -> Iterator[FileResult]:
     """Yield one :class:`~aipolicy.pipeline.FileResult` per input file, in a stable order.
 
     Every expected failure becomes a skipped FileResult; nothing raises for a bad file. A file reached
     twice, or byte-identical to an earlier one, is read once (status ``duplicate``). ``options``
-    overrides ``max_bytes`` and ``exclude``.
+    overrides ``max_bytes``, ``exclude`` and ``limits``.
     """
     from tqdm.auto import tqdm
 
     from .duplicates import FileDeduper
 
-    options = options or PipelineOptions(max_bytes=max_bytes, exclude=tuple(exclude))
+    options = options or PipelineOptions(max_bytes=max_bytes, exclude=tuple(exclude), limits=limits)
     dedupe = FileDeduper()
     files = discover(paths)
     for path, source in tqdm(files, desc=desc, unit="file", disable=not progress, dynamic_ncols=True):
@@ -406,12 +437,14 @@ class IngestResult:
 
 def ingest_files(paths: Iterable[str | os.PathLike], *, max_bytes: int = DEFAULT_MAX_BYTES,
                  exclude: Iterable[str] = DEFAULT_EXCLUDE, progress: bool = False,
-                 options: PipelineOptions | None = None) -> IngestResult:
-    """Ingest files and folders: units, manifest and documents table (near-duplicates flagged)."""
+                 options: PipelineOptions | None = None, limits: Limits | None = None) -> IngestResult:
+    """Ingest files and folders: units, manifest and documents table (near-duplicates flagged).
+    ``limits`` (default: the defaults with ``max_bytes``) bound what one file may cost."""
     from .documents import documents_table
 
     frames, rows, docs = [], [], []
-    for res in iter_files(paths, max_bytes=max_bytes, exclude=exclude, progress=progress, options=options):
+    for res in iter_files(paths, max_bytes=max_bytes, exclude=exclude, progress=progress, options=options,
+                          limits=limits):
         rows.append(res.manifest_row)
         docs.extend(res.documents)
         if res.units is not None:
@@ -423,11 +456,11 @@ def ingest_files(paths: Iterable[str | os.PathLike], *, max_bytes: int = DEFAULT
 
 
 def ingest(paths, *, max_bytes: int = DEFAULT_MAX_BYTES, exclude: Iterable[str] = DEFAULT_EXCLUDE,
-           progress: bool = False) -> pd.DataFrame:
+           progress: bool = False, limits: Limits | None = None) -> pd.DataFrame:
     """Ingest files and folders; return the unit table (columns: ``UNIT_COLUMNS``).
 
     ``paths`` may be one path or a list. Use :func:`ingest_files` to also get the manifest.
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
-    return ingest_files(paths, max_bytes=max_bytes, exclude=exclude, progress=progress).units
+    return ingest_files(paths, max_bytes=max_bytes, exclude=exclude, progress=progress, limits=limits).units

@@ -6,7 +6,9 @@ A labels file (CSV) has ``unit_id``, ``corpus`` (a corpus name of the training c
 """
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,20 +30,73 @@ class Problem:
         return f"line {self.line}: {self.message}"
 
 
+class UnreadableLabels(AipolicyError):
+    """A labels file that is not UTF-8/UTF-16 text or not well-formed CSV, at ``line`` (0: unknown)."""
+
+    def __init__(self, path, line: int, message: str):
+        super().__init__(f"{path}: line {line}: {message}" if line else f"{path}: {message}")
+        self.line, self.message = line, message
+
+
+def read_labels_text(path: str | Path) -> str:
+    """The text of a labels file: UTF-8 (with or without BOM) or UTF-16/32 with a BOM.
+
+    Anything else (GBK, binary) raises AipolicyError naming the first line that does not decode, so
+    that the user can re-save the file as UTF-8; nothing is guessed.
+    """
+    data = Path(path).read_bytes()
+    for bom, enc in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                     (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+                     (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):
+            try:
+                return data.decode(enc)
+            except UnicodeDecodeError as e:
+                raise UnreadableLabels(path, 0, f"declares {enc} by its byte-order mark but does not "
+                                                f"decode ({e.reason} at byte {e.start})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise UnreadableLabels(path, line, f"not UTF-8 (byte 0x{data[e.start]:02x}); a labels file must be "
+                                           "UTF-8 (re-save it as 'CSV UTF-8'), or UTF-16 with a byte-order mark") from None
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise UnreadableLabels(path, line, "NUL byte: a binary file, not a CSV labels file")
+    return text
+
+
+def _rows(text: str, path=""):
+    """(line, row) of a CSV text; a malformed quote raises UnreadableLabels with the line it opened on."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    last = 0
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            raise UnreadableLabels(path, last + 1, f"malformed CSV ({e}); an unclosed or stray quote?") from None
+        yield reader.line_num, row
+        last = reader.line_num
+
+
 def _header_problems(header: list[str], names: list[str]) -> list[Problem]:
     problems = [Problem(1, f"missing column '{col}'") for col in REQUIRED if col not in header]
-    problems += [Problem(1, f"unknown category '{col}' (categories: {', '.join(names)})")
-                 for col in header if col not in names and col not in META_COLUMNS]
-    problems += [Problem(1, f"missing category column '{name}'") for name in names if name not in header]
+    for col in header:
+        if col not in names and col not in META_COLUMNS:
+            problems.append(Problem(1, f"unknown category '{col}' (categories: {', '.join(names)})"))
+    problems += [Problem(1, f"missing category column '{n}'") for n in names if n not in header]
     if len(set(header)) != len(header):
         problems.append(Problem(1, "duplicate column names"))
     return problems
 
 
-def _row_problems(line: int, row: list[str], idx: dict, names: list[str], first_line: dict,
-                  known: set | None) -> list[Problem]:
-    if len(row) != len(idx):
-        return [Problem(line, f"{len(row)} fields, expected {len(idx)}")]
+def _row_problems(line: int, row: list[str], header: list[str], names: list[str], first_line: dict,
+                  known) -> list[Problem]:
+    if len(row) != len(header):
+        return [Problem(line, f"{len(row)} fields, expected {len(header)}")]
+    idx = {c: i for i, c in enumerate(header)}
     uid = row[idx["unit_id"]].strip()
     if not uid:
         return [Problem(line, "empty unit_id")]
@@ -63,27 +118,34 @@ def _row_problems(line: int, row: list[str], idx: dict, names: list[str], first_
 def check_labels(path: str | Path, categories: list[Category],
                  units: pd.DataFrame | None = None) -> list[Problem]:
     """All problems of a labels file: unknown or missing category columns, duplicate ids,
-    non-0/1 values, and (when ``units`` is given) ids that match no ingested unit."""
+    non-0/1 values, and (when ``units`` is given) ids that match no ingested unit. A file that is not
+    UTF-8/UTF-16 text or not well-formed CSV is one problem with its line."""
     path = Path(path)
     if not path.exists():
         return [Problem(0, f"file not found: {path}")]
     names = [c.name for c in categories]
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(fh)
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
+    try:
+        rows = _rows(read_labels_text(path), path)
+        first = next(rows, None)
+        if first is None:
             return [Problem(1, "empty file (no header)")]
+        header = [h.strip() for h in first[1]]
         problems = _header_problems(header, names)
         if problems:
             return problems
-        idx = {c: header.index(c) for c in header}
         first_line: dict[str, int] = {}
         known = set(units["unit_id"]) if units is not None else None
-        for row in reader:
+        for line, row in rows:
             if any(cell.strip() for cell in row):
-                problems.extend(_row_problems(reader.line_num, row, idx, names, first_line, known))
+                problems += _row_problems(line, row, header, names, first_line, known)
+    except UnreadableLabels as e:
+        return [Problem(e.line, e.message)]
     return problems
+
+
+def count_labels(path: str | Path) -> int:
+    """Labelled rows (non-empty lines after the header) of a file that passes ``check_labels``."""
+    return sum(1 for _, row in _rows(read_labels_text(path), path) if any(c.strip() for c in row)) - 1
 
 
 def read_labels(path: str | Path, categories: list[Category]) -> pd.DataFrame:
@@ -93,7 +155,7 @@ def read_labels(path: str | Path, categories: list[Category]) -> pd.DataFrame:
         shown = "\n  ".join(str(p) for p in problems[:10])
         more = f"\n  … and {len(problems) - 10} more" if len(problems) > 10 else ""
         raise AipolicyError(f"{path} has {len(problems)} problem(s); run 'aipolicy labels check':\n  {shown}{more}")
-    df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    df = pd.read_csv(io.StringIO(read_labels_text(path)), dtype=str, keep_default_na=False)
     for c in categories:
         df[c.name] = df[c.name].astype(int)
     return df

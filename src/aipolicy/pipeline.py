@@ -15,6 +15,9 @@ from typing import Callable, Iterable
 import pandas as pd
 
 from .errors import SkipFile
+from .limits import Limits, time_budget
+from .safe_read import check_entry
+from .tables import safe_str
 from .settings import DEFAULT_EXCLUDE, DEFAULT_MAX_BYTES
 from .units import NORM  # the units' matching text, handed to ``label``, not kept in the output
 
@@ -25,10 +28,17 @@ MANIFEST_COLUMNS = ["file", "status", "reason", "units"]
 DOCUMENT_COLUMNS = ["doc_id", "file", "title", "issuer", "date", "year", "doc_number", "doc_type", "place",
                     "near_duplicate_of"]
 
-# The error policy, in one place: an input file that raises one of these is listed as skipped with
-# the reason, and the batch goes on. SkipFile carries a reason written for the user; the others are
-# the failures a damaged or hostile file can provoke in the readers (I/O, decoding, parsing, size).
+# The error policy, in one place (``process_file``), inherited by every runner:
+# - SkipFile carries a reason written for the user (empty, binary, over a limit, link loop...);
+# - FILE_ERRORS, and ANY exception raised while a reader parses the file (python-docx, pypdf, lxml,
+#   openpyxl, pandas raise what they like on damaged or hostile input), mean the file is unreadable:
+#   skipped with the exception named;
+# - any other exception (in the unit, place or labelling stages: a bug, not the file's fault) is an
+#   internal error: the file is listed as skipped with a reason starting with INTERNAL_ERROR, the
+#   batch goes on, and the command exits with its own status (3), naming the file.
+# Every reason is one line. Nothing but KeyboardInterrupt/SystemExit leaves process_file.
 FILE_ERRORS = (OSError, MemoryError, RecursionError, ValueError)
+INTERNAL_ERROR = "internal error: "
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,11 @@ class PipelineOptions:
     sheet: str | None = None  # only this sheet of .xlsx tables (default: every sheet)
     text_column: str | None = None  # the column of tables that holds the text
     sidecar: dict | None = field(default=None, hash=False)  # metadata.read_sidecar(--metadata FILE)
+    limits: Limits | None = None  # None: the default limits with ``max_bytes``
+
+    @property
+    def effective_limits(self) -> Limits:
+        return self.limits if self.limits is not None else Limits(max_bytes=self.max_bytes)
 
 
 @dataclass
@@ -88,12 +103,27 @@ def _read_units(path: Path, source: str, options: PipelineOptions) -> tuple[dict
     from .documents import file_documents
 
     rows, docs = file_documents(path, source, max_bytes=options.max_bytes, sheet=options.sheet,
-                                text_column=options.text_column, sidecar=options.sidecar)
+                                text_column=options.text_column, sidecar=options.sidecar,
+                                limits=options.effective_limits)
     if not rows:
         raise SkipFile("no units (only short fragments or boilerplate)")
     cols = {c: [r[c] for r in rows] for c in UNIT_COLUMNS}
     cols[NORM] = [r.get(NORM) or r["text"] for r in rows]
     return cols, docs
+
+
+def read_file(path: Path, source: str, **kwargs) -> list:
+    """``ingest.read_documents`` inside the reader part of the error policy: any exception a parser
+    raises on a damaged or hostile file (beyond SkipFile and FILE_ERRORS) becomes a SkipFile naming it,
+    so that what escapes the later stages can only be an internal error."""
+    from .ingest import read_documents
+
+    try:
+        return read_documents(path, source, **kwargs)
+    except (SkipFile, *FILE_ERRORS):
+        raise
+    except Exception as e:
+        raise SkipFile(f"not a readable {path.suffix.lower() or 'file'} ({type(e).__name__}: {e})") from None
 
 
 def process_file(path: str | os.PathLike, source: str | None = None, options: PipelineOptions | None = None,
@@ -106,23 +136,42 @@ def process_file(path: str | os.PathLike, source: str | None = None, options: Pi
     file reached twice or byte-identical to an earlier one come back as ``duplicate``, unread.
     """
     path = Path(path)
+    name = safe_str(str(path))  # a file name that is not UTF-8 is written with backslash escapes
     options = options or PipelineOptions()
     pat = excluded_by(path.name, options.exclude)
     if pat:
-        return FileResult(str(path), "skipped", f"excluded by pattern '{pat}' (see --exclude)")
-    repeat = dedupe.check(path) if dedupe is not None else None
-    if repeat:
-        return FileResult(str(path), "duplicate", f"{repeat} (read once)")
+        return FileResult(name, "skipped", f"excluded by pattern '{pat}' (see --exclude)")
     try:
-        cols, documents = _read_units(path, source or path.name, options)
-        if label is not None:
-            cols.update(label(cols[NORM]))
-        del cols[NORM]
+        with time_budget(options.effective_limits.file_timeout):
+            check_entry(path)  # before anything opens it (a FIFO would block)
+            repeat = dedupe.check(path) if dedupe is not None else None
+            if repeat:
+                return FileResult(name, "duplicate", f"{repeat} (read once)")
+            cols, documents = _read_units(path, source or safe_str(path.name), options)
+            if label is not None:
+                cols.update(label(cols[NORM]))
+            del cols[NORM]
     except SkipFile as e:
-        return FileResult(str(path), "skipped", str(e))
+        return FileResult(name, "skipped", one_line(str(e)))
     except FILE_ERRORS as e:
-        return FileResult(str(path), "skipped", f"{type(e).__name__}: {e}")
-    return FileResult(str(path), "ok", "", cols, documents)
+        return FileResult(name, "skipped", one_line(f"{type(e).__name__}: {e}"))
+    except Exception as e:
+        return FileResult(name, "skipped", one_line(f"{INTERNAL_ERROR}{type(e).__name__}: {e} (a bug; please "
+                                                    "report it with the file)"))
+    return FileResult(name, "ok", "", cols, documents)
+
+
+def one_line(reason: str, limit: int = 300) -> str:
+    """A reason as one line of at most ``limit`` characters (parsers' messages may hold newlines)."""
+    r = " ".join(safe_str(reason).split())
+    return r if len(r) <= limit else r[:limit - 1] + "…"
+
+
+def internal_errors(manifest: pd.DataFrame) -> pd.DataFrame:
+    """The manifest rows of files that met an internal error (see the error policy above)."""
+    if manifest is None or not len(manifest):
+        return manifest
+    return manifest[manifest["reason"].astype(str).str.startswith(INTERNAL_ERROR)]
 
 
 def not_read_summary(manifest: pd.DataFrame) -> str:

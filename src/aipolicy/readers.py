@@ -86,9 +86,15 @@ def read_pdf(path: Path) -> tuple[str, str]:
 
 # --------------------------------------------------------------------------- docx
 
-def docx_blocks(path: Path) -> list[str]:
+def docx_blocks(path: Path, limits=None) -> list[str]:
     """Paragraphs and table rows of a .docx in document order; a row is one line, cells joined by
-    "｜" (merged cells once)."""
+    "｜" (merged cells once). ``limits`` (default: the defaults) are checked before the XML is parsed
+    (zip sizes) and before it is read (paragraphs, rows, cells); a bogus merge is read cell by cell."""
+    from .limits import DEFAULT, check_zip
+    from .safe_read import check_docx_body
+
+    limits = limits or DEFAULT
+    check_zip(path, limits)
     try:
         import docx
         from docx.table import Table
@@ -97,12 +103,15 @@ def docx_blocks(path: Path) -> list[str]:
         raise SkipFile(f"python-docx is required for .docx files: {e}") from None
     try:
         d = docx.Document(str(path))
+        check_docx_body(d, limits)
         out: list[str] = []
         for block in d.iter_inner_content():
             if isinstance(block, Paragraph):
                 out.append(block.text)
             elif isinstance(block, Table):
-                out.extend(_table_rows(block))
+                out.extend(_table_rows(block, limits))
+    except SkipFile:
+        raise
     except (zipfile.BadZipFile, KeyError, ValueError) as e:
         raise SkipFile(f"not a readable .docx (broken or truncated: {type(e).__name__})") from None
     except Exception as e:  # lxml or zip errors deep inside a damaged package
@@ -110,12 +119,14 @@ def docx_blocks(path: Path) -> list[str]:
     return out
 
 
-def _table_rows(table) -> list[str]:
+def _table_rows(table, limits) -> list[str]:
+    from .safe_read import row_cells
+
     rows = []
     for row in table.rows:
         cells: list[str] = []
         seen = set()
-        for c in row.cells:
+        for c in row_cells(row, limits):
             key = id(c._tc)
             text = " ".join(c.text.split())
             if key in seen or not text:
@@ -129,21 +140,20 @@ def _table_rows(table) -> list[str]:
 
 # --------------------------------------------------------------------------- workbooks
 
-def read_sheets(path: Path, sheet: str | None = None) -> list[tuple[str, "object"]]:
-    """Every sheet of an .xlsx (or only ``sheet``) as (sheet name, DataFrame of str)."""
-    import pandas as pd
+def read_sheets(path: Path, sheet: str | None = None, limits=None) -> list[tuple[str, "object"]]:
+    """Every sheet of an .xlsx (or only ``sheet``) as (sheet name, DataFrame of str), within the
+    limits (zip sizes checked first; a sheet's declared used range is not trusted: safe_read.read_xlsx)."""
+    from .limits import DEFAULT, check_zip
+    from .safe_read import read_xlsx
 
+    limits = limits or DEFAULT
+    check_zip(path, limits)
     try:
-        frames = pd.read_excel(path, dtype=str, sheet_name=None if sheet is None else sheet)
-    except ValueError as e:
-        if sheet is not None and "not found" in str(e).lower():
-            raise SkipFile(f"no sheet named '{sheet}' (see --sheet)") from None
-        raise SkipFile(f"not a readable .xlsx table ({type(e).__name__}: {str(e)[:120]})") from None
+        return read_xlsx(path, limits, sheet)
+    except SkipFile:
+        raise
     except Exception as e:
         raise SkipFile(f"not a readable .xlsx table ({type(e).__name__}: {str(e)[:120]})") from None
-    if sheet is not None:
-        return [(sheet, frames)]
-    return list(frames.items())
 
 
 TEXT_COLUMN_NAMES = ("text", "正文", "内容", "content", "body", "文本")
@@ -201,7 +211,7 @@ def convert_to_docx(path: Path, workdir: Path) -> Path:
     return out
 
 
-def read_converted(path: Path) -> list[str]:
+def read_converted(path: Path, limits=None) -> list[str]:
     """Paragraphs of a .doc/.wps file converted to .docx in a private temporary folder."""
     with tempfile.TemporaryDirectory(prefix="aipolicy-soffice-") as tmp:
-        return docx_blocks(convert_to_docx(path, Path(tmp)))
+        return docx_blocks(convert_to_docx(path, Path(tmp)), limits)

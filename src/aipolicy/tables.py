@@ -1,7 +1,16 @@
-"""Reading and writing tables by file extension, atomically (write to a temp file, then rename)."""
+"""Reading and writing tables by file extension, atomically (write to a temp file, then rename).
+
+Every output reads back with pandas as the same rows and values, whatever the text or file name:
+- CSV lines end in CRLF (RFC 4180), so a field holding a lone ``\r`` or ``\n`` is quoted;
+- strings that are not valid Unicode (a file name that is not UTF-8 arrives as surrogate escapes)
+  are written with backslash escapes (``\xff``) in every format (``safe_str``);
+- in .xlsx every text cell is a string cell, never a formula (``=HYPERLINK(...)`` stays text), and the
+  control characters a spreadsheet cannot hold are written as ``\x01``-style escapes (``xlsx_value``).
+"""
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,16 +47,154 @@ def atomic_path(path: str | os.PathLike):
         raise
 
 
+CSV_LINE_END = "\r\n"  # with "\n" alone, Python's csv writer leaves a field holding "\r" unquoted
+# what openpyxl refuses in a cell (C0 controls other than tab, newline, carriage return)
+_XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def safe_str(s: str) -> str:
+    """``s`` unchanged when it is valid Unicode; else its lone surrogates (undecodable bytes of a file
+    name, kept by Python as surrogate escapes) written as backslash escapes: b"\\xff" -> "\\xff"."""
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        pass
+    try:
+        raw = s.encode("utf-8", "surrogateescape")  # the file name's original bytes
+    except UnicodeEncodeError:
+        raw = s.encode("utf-8", "surrogatepass")
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with ``safe_str`` applied to the text columns that need it (a copy only then)."""
+    out = df
+    for col in df.columns:
+        if df[col].dtype != object:
+            continue
+        vals = df[col].tolist()
+        fixed = [safe_str(v) if isinstance(v, str) else v for v in vals]
+        if fixed != vals:
+            out = out.copy() if out is df else out
+            out[col] = fixed
+    return out
+
+
+def xlsx_value(ws, v):
+    """A value for a write-only openpyxl sheet: text becomes a string cell (never a formula, whatever
+    its first character) with illegal control characters escaped; other values pass through."""
+    if not isinstance(v, str):
+        try:
+            return None if pd.isna(v) else v
+        except (TypeError, ValueError):
+            return v
+    from openpyxl.cell import WriteOnlyCell
+
+    v = _XLSX_ILLEGAL.sub(lambda m: f"\\x{ord(m.group()):02x}", safe_str(v))
+    cell = WriteOnlyCell(ws, value=v)
+    cell.data_type = "s"  # openpyxl makes "=..." a formula; a string cell is shown as typed
+    return cell
+
+
+def append_xlsx(ws, df: pd.DataFrame) -> None:
+    for row in df.itertuples(index=False):
+        ws.append([xlsx_value(ws, v) for v in row])
+
+
+def _write_xlsx(df: pd.DataFrame, path: Path) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("Sheet1")
+    ws.append([xlsx_value(ws, str(c)) for c in df.columns])
+    append_xlsx(ws, df)
+    save_workbook(wb, path)
+
+
+_STAMP = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)")
+
+
+def save_workbook(wb, path: Path) -> None:
+    """Save an openpyxl workbook byte-identically for the same content: openpyxl stamps the time of
+    saving into docProps/core.xml and into every zip entry; both are replaced by a fixed date."""
+    import zipfile
+
+    wb.save(path)
+    with zipfile.ZipFile(path) as src:
+        entries = [(info, src.read(info)) for info in src.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info, data in entries:
+            if info.filename == "docProps/core.xml":
+                data = _STAMP.sub(rb"\g<1>2000-01-01T00:00:00Z\g<2>", data)
+            fixed = zipfile.ZipInfo(info.filename, date_time=(2000, 1, 1, 0, 0, 0))
+            fixed.compress_type, fixed.external_attr = zipfile.ZIP_DEFLATED, info.external_attr
+            dst.writestr(fixed, data)
+
+
+def write_csv(df: pd.DataFrame, fh_or_path, *, header: bool = True) -> None:
+    """CSV as written everywhere: CRLF line ends (see ``CSV_LINE_END``); UTF-8 with BOM when a path is
+    given, so that Excel opens Chinese text correctly (pandas reads it back as is)."""
+    kw = {"encoding": "utf-8-sig"} if isinstance(fh_or_path, (str, os.PathLike)) else {}
+    safe_frame(df).to_csv(fh_or_path, index=False, header=header, lineterminator=CSV_LINE_END, **kw)
+
+
+@contextmanager
+def output_lock(out: str | os.PathLike):
+    """Hold the lock of an output (``.OUT.lock`` beside it) for one run; refuse a second run on the same
+    output while the first is alive. The kernel releases the lock when its process dies (even by
+    kill -9), so a stale lock file never blocks: the next run takes it over. Removed on leaving."""
+    import fcntl
+
+    out = Path(out)
+    lock = out.with_name(f".{out.name}.lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "?"
+            raise AipolicyError(f"another run is writing {out} (process {holder}); wait for it to finish or "
+                                "stop it") from None
+        try:
+            same = os.stat(lock).st_ino == os.fstat(fd).st_ino
+        except OSError:
+            same = False
+        if not same:  # the holder finished and removed the file between our open and our lock
+            raise AipolicyError(f"another run on {out} has just finished or started; run again")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            yield
+        finally:
+            Path(lock).unlink(missing_ok=True)
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temps(out: str | os.PathLike, suffixes=("", ".manifest.csv", ".documents.csv")) -> int:
+    """Remove the temporary files (``atomic_path``) that a killed run left beside ``out`` and its
+    companions; call with the output's lock held. Returns how many were removed."""
+    out = Path(out)
+    names = "|".join(re.escape(out.name + s) for s in suffixes)
+    pattern = re.compile(rf"\.(?:{names})\.[A-Za-z0-9_]{{8}}\.tmp")
+    n = 0
+    for p in out.parent.glob(f".{out.name}*.tmp"):
+        if pattern.fullmatch(p.name):
+            p.unlink(missing_ok=True)
+            n += 1
+    return n
+
+
 def _write(df: pd.DataFrame, path: Path, fmt: str) -> None:
     if fmt == ".csv":
-        # UTF-8 with BOM so that Excel opens Chinese text correctly; pandas reads it back as is
-        df.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
+        write_csv(df, path)
     elif fmt == ".jsonl":
-        df.to_json(path, orient="records", lines=True, force_ascii=False)
+        safe_frame(df).to_json(path, orient="records", lines=True, force_ascii=False)
     elif fmt == ".parquet":
-        df.to_parquet(path, index=False)
+        safe_frame(df).to_parquet(path, index=False)
     elif fmt == ".xlsx":
-        df.to_excel(path, index=False, engine="openpyxl")
+        _write_xlsx(df, path)
     else:  # pragma: no cover - guarded by check_output_path
         raise AipolicyError(f"unsupported output format {fmt}")
 

@@ -58,7 +58,14 @@ def halfwidth(text: str) -> str:
     return cps.tobytes().decode("utf-32-le")
 
 
+# control characters carry no text: line-separating ones (vertical tab, form feed, NEL, U+2028/9) become
+# line breaks, the others are dropped, so no text holds one (a spreadsheet cell cannot)
+_LINE_SEPARATORS = re.compile("[\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+_CONTROLS = re.compile("[\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f]")
+
+
 def _lines(text: str, by_han: re.Pattern) -> str:
+    text = _CONTROLS.sub("", _LINE_SEPARATORS.sub("\n", text))
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     out = []
     for line in text.split("\n"):
@@ -82,7 +89,8 @@ def normalise(text: str) -> str:
 
 def normalise_all(texts) -> list[str]:
     """``normalise`` for a list of one-line texts, in one OpenCC call (the feature and place hot path)."""
-    texts = ["" if t is None else str(t).replace("\r", " ").replace("\n", " ") for t in texts]
+    texts = ["" if t is None else _LINE_SEPARATORS.sub(" ", str(t).replace("\r", " ").replace("\n", " "))
+             for t in texts]
     if not texts:
         return []
     return normalise("\n".join(texts)).split("\n")

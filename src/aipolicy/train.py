@@ -69,6 +69,16 @@ def gold_units(cfg: TrainingConfig, cats, *, labels: str | Path | None = None, p
     return joined
 
 
+def check_positives(joined: pd.DataFrame, names: list[str]) -> None:
+    """Refuse to train when a category has no positive (or no negative) gold unit: its classifier
+    cannot be fitted, and a model that never predicts it would be written without a warning."""
+    bad = [f"{n} ({'no positive' if joined[n].sum() == 0 else 'no negative'})" for n in names
+           if joined[n].sum() in (0, len(joined))]
+    if bad:
+        raise AipolicyError(f"cannot train: {', '.join(bad)} among the {len(joined)} gold units joined to text; "
+                            "label examples of every category (or remove it from the categories file)")
+
+
 def make_classifier(cfg: TrainingConfig, cats, **overrides) -> PolicyClassifier:
     """The configured (unfitted) classifier; ``overrides`` replace hyper-parameters."""
     cue_terms = tuple(sorted({t for c in cats for t in c.cues})) if cfg.model.get("cue_features", True) else ()
@@ -108,6 +118,7 @@ def train(cfg: TrainingConfig, *, name: str | None = None, agreement: str | Path
     cats = load_categories(cfg.categories)
     names = [c.name for c in cats]
     joined = gold_units(cfg, cats, progress=progress, log=log)
+    check_positives(joined, names)
     if len(joined) < 20:
         raise AipolicyError(f"only {len(joined)} labelled units joined to text; need at least 20 to train")
     params = _model_params(cfg)

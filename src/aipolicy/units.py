@@ -7,14 +7,18 @@ Rules (documented in the README):
 - a unit with fewer than ``MIN_HAN`` Chinese characters is a fragment ("分享", "2023-05-19",
   "各位代表:") and is dropped; headings such as "建设人工智能公共算力中心" are kept;
 - within one document, exact duplicates (ignoring punctuation and spaces) and near-duplicates
-  (character 4-gram Jaccard similarity >= ``NEAR_DUP`` with an earlier unit that shares a clause or
-  its first/last 10 characters) are dropped, which also removes an article repeated inside one file;
+  (character 4-gram Jaccard similarity >= ``NEAR_DUP`` with an earlier kept unit) are dropped, which
+  also removes an article repeated inside one file; the search is an exact prefix-filter index, in
+  time linear in the number of units (see ``duplicate_mask``);
 - ``unit_id`` = sha256(doc_id + text)[:16]: same text in the same document, same id, everywhere.
 """
 from __future__ import annotations
 
 import hashlib
+import math
 import re
+
+import numpy as np
 
 MAX_CHARS = 500
 # private keys of a unit row, read by the place and label stages and dropped before output
@@ -23,6 +27,8 @@ ROW_CITY = "_row_city"    # a table input's own city column
 MIN_HAN = 6
 NEAR_DUP = 0.8
 SHINGLE = 4
+# index entries looked at per unit when searching its near-duplicates (bounds the time per unit)
+MAX_PROBES = 64
 
 _SENTENCE_RE = re.compile(r"[^。!?;！？；]*[。!?;！？；]+[”’\"')）]*|[^。!?;！？；]+$")
 _CLAUSE_RE = re.compile(r"[^,，、]*[,，、]+|[^,，、]+$")
@@ -68,54 +74,119 @@ def unit_id(doc_id: str, text: str) -> str:
 
 
 def _shingles(key: str) -> set:
+    """The character 4-grams of a key (the key itself when shorter): what Jaccard compares."""
     if len(key) <= SHINGLE:
         return {key}
     return {key[i:i + SHINGLE] for i in range(len(key) - SHINGLE + 1)}
 
 
-class _Deduper:
-    """Exact and near-duplicate detection within one document.
+_P = np.uint64(0x100000001B3)  # FNV-1 64-bit prime: a 4-gram's code points folded into one 64-bit code
+_SHORT = np.uint64(0x9E3779B97F4A7C15)  # marks a key shorter than a 4-gram (its own single shingle)
 
-    Candidates for a near-duplicate are the earlier units that share an anchor with the new one
-    (a clause of at least 6 characters, or the first or last 10 characters); only those are compared
-    by shingle Jaccard. A reworded copy keeps most clauses or its ends, so this finds it without
-    comparing every pair.
+
+def _shingle_codes(key: str) -> np.ndarray:
+    """The key's 4-grams as sorted unique 64-bit codes: ``_shingles`` in 8 bytes per shingle instead of
+    a Python string each (collisions between different 4-grams: ~1e-7 for a million distinct ones)."""
+    cps = np.frombuffer(key.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
+    if len(cps) < SHINGLE:
+        h = _SHORT
+        for c in cps:
+            h = h * _P + c
+        return np.array([h], dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        h = cps[:-3] * _P
+        h = (h + cps[1:-2]) * _P
+        h = (h + cps[2:-1]) * _P
+        h = h + cps[3:]
+    return np.unique(h)
+
+
+_POS = 1 << 20  # index entries pack (text, position in its prefix) into one int; a prefix is shorter
+
+
+def _prefix_len(n: int, threshold: float) -> int:
+    """Length of the prefix filter: two sets with Jaccard >= t share a token within the first
+    ``n - ceil(t*n) + 1`` tokens of each, under any one global order of the tokens."""
+    return n - math.ceil(threshold * n - 1e-9) + 1
+
+
+def _ranked(keys: list[str]) -> list[np.ndarray]:
+    """Each key's shingles as ranks in one order of the document's shingles, rarest first (ties by
+    code), sorted: the start of each array is its rarest shingles."""
+    codes = [_shingle_codes(k) for k in keys]
+    if not codes:
+        return []
+    uniq, counts = np.unique(np.concatenate(codes), return_counts=True)
+    rank_of = np.empty(len(uniq), dtype=np.int32)
+    rank_of[np.lexsort((uniq, counts))] = np.arange(len(uniq), dtype=np.int32)
+    return [np.sort(rank_of[np.searchsorted(uniq, c)]) for c in codes]
+
+
+def duplicate_mask(texts: list[str], threshold: float = NEAR_DUP) -> list[bool]:
+    """For each text, True when it is an exact duplicate (ignoring punctuation and spaces) or a
+    near-duplicate (character 4-gram Jaccard >= ``threshold``) of an earlier kept text.
+
+    Exact, not approximate: every earlier kept text with Jaccard >= threshold is found, through a
+    prefix-filter index with positional filtering (PPJoin: Xiao et al., "Efficient similarity joins for
+    near duplicate detection", WWW 2008). Shingles are ordered rarest first within the document and only
+    the first ``_prefix_len`` shingles of each kept text are indexed; a new text meets only the kept
+    texts sharing one of its own prefix shingles, of a compatible size, whose overlap can still reach
+    the threshold given where the shared shingle sits in both; those few are compared exactly.
+    Templated paragraphs that differ by a number share their common shingles, but those come last in
+    the order, so the candidates stay few and the time linear in the number of texts. Shingles are
+    held as sorted int32 ranks (4 bytes each), so 100,000 paragraphs take tens of MB, not GB.
     """
+    keys = [_KEY_STRIP.sub("", t) for t in texts]
+    ranks = _ranked(keys)
+    index: dict[int, list[int]] = {}  # shingle rank -> kept texts, as text * _POS + position in its prefix
+    kept_keys: set[str] = set()
+    out = []
+    for i, key in enumerate(keys):
+        dup = key in kept_keys or _near(i, ranks, index, threshold)
+        out.append(dup)
+        if not dup:
+            kept_keys.add(key)
+    return out
 
-    def __init__(self, threshold: float = NEAR_DUP):
-        self.threshold = threshold
-        self.keys: set[str] = set()
-        self.kept: list[str] = []  # keys of kept units
-        self._shingles: dict[int, set] = {}  # computed only when a unit becomes a candidate
-        self.anchors: dict[str, list[int]] = {}
 
-    def _sh(self, j: int) -> set:
-        sh = self._shingles.get(j)
-        if sh is None:
-            sh = self._shingles[j] = _shingles(self.kept[j])
-        return sh
+def _near(i: int, ranks: list[np.ndarray], index: dict, t: float) -> bool:
+    """Is text ``i`` a near-duplicate of an indexed (kept) text? If not, index its prefix.
 
-    def seen(self, text: str) -> bool:
-        key = _KEY_STRIP.sub("", text)
-        if key in self.keys:
-            return True
-        anchors = {c for c in _CLAUSE_SPLIT.split(text) if len(c) >= 6}
-        anchors.update((key[:10], key[-10:]))
-        cands = {j for a in anchors for j in self.anchors.get(a, ())}
-        k = len(self.kept)
-        if cands:
-            sh = self._shingles[k] = _shingles(key)
-            for j in sorted(cands):
-                other = self._sh(j)
-                inter = len(sh & other)
-                if inter / (len(sh) + len(other) - inter) >= self.threshold:
-                    self._shingles.pop(k)
+    The kept texts sharing a prefix shingle are met rarest shingle first, the most recent text first
+    within a shingle. A text met for the first time is compared exactly when it passes the size filter
+    (t*n <= m <= n/t) and the positional filter (1 + the fewer of the shingles left after the shared
+    one must reach ceil(t/(1+t)*(n+m))); it is met once either way (PPJoin: a text failing the
+    positional filter on its first shared shingle cannot reach the threshold). At most ``MAX_PROBES``
+    index entries are looked at: this bounds the work per text whatever the document (a list of
+    thousands of items that differ by a number); on the shared corpora no text needs more than 13.
+    The answer does not depend on the order the candidates are met in, within that bound."""
+    mine = ranks[i]
+    n = len(mine)
+    prefix = mine[:_prefix_len(n, t)].tolist()
+    lo, hi, c = t * n - 1e-9, n / t + 1e-9, t / (1 + t)
+    met: set[int] = set()
+    mine_set = None  # built when a first candidate is compared
+    budget = MAX_PROBES
+    for px, r in enumerate(prefix):
+        postings = index.get(r, ())
+        for entry in reversed(postings[-budget:]):
+            j, py = divmod(entry, _POS)
+            if j in met:
+                continue
+            met.add(j)
+            other = ranks[j]
+            m = len(other)
+            if lo <= m <= hi and 1 + min(n - px - 1, m - py - 1) >= math.ceil(c * (n + m) - 1e-9):
+                mine_set = set(mine.tolist()) if mine_set is None else mine_set
+                inter = len(mine_set.intersection(other.tolist()))
+                if inter / (n + m - inter) >= t:
                     return True
-        self.keys.add(key)
-        self.kept.append(key)
-        for a in anchors:
-            self.anchors.setdefault(a, []).append(k)
-        return False
+        budget -= min(len(postings), budget)
+        if budget <= 0:
+            break
+    for pos, r in enumerate(prefix):
+        index.setdefault(r, []).append(i * _POS + pos)
+    return False
 
 
 def _row_unit_id(uid: str | None, k: int, n: int) -> str | None:
@@ -138,6 +209,23 @@ def _piece_norms(doc, pieces_of: list[list[str]]) -> list[str]:
     return out
 
 
+def _unit_candidates(doc, max_chars: int, enough_han: re.Pattern) -> list[tuple[int, str | None, str, str]]:
+    """(paragraph index, user id, text, normalised text) of every unit candidate: paragraphs split into
+    runs, table rows keeping their id (suffixed when split), fragments of other documents left out."""
+    pieces_of = [split_paragraph(par, max_chars) for par in doc.paragraphs]
+    norms = iter(_piece_norms(doc, pieces_of))
+    cands = []
+    for i, pieces in enumerate(pieces_of):
+        for k, text in enumerate(pieces):
+            norm = next(norms)
+            if doc.from_table:
+                if text.strip():
+                    cands.append((i, _row_unit_id(doc.row_ids[i], k, len(pieces)), text, norm))
+            elif enough_han.match(norm):
+                cands.append((i, None, text, norm))
+    return cands
+
+
 def document_units(doc, *, max_chars: int = MAX_CHARS, min_han: int = MIN_HAN) -> list[dict]:
     """Units of one document as rows with unit_id, doc_id, source, position, text (original characters)
     and the private ``_norm`` (normalised text, for places) and, for table inputs, ``_row_city``.
@@ -145,29 +233,17 @@ def document_units(doc, *, max_chars: int = MAX_CHARS, min_han: int = MIN_HAN) -
     Fragments, duplicates and ids are decided on the normalised text: ``unit_id`` = sha256(doc_id +
     normalised text), so ids do not change with how the text is shown.
     """
-    rows = []
-    dedupe = None if doc.from_table else _Deduper()
     enough_han = _ENOUGH_HAN if min_han == MIN_HAN else _min_han_re(min_han)
-    pieces_of = [split_paragraph(par, max_chars) for par in doc.paragraphs]
-    norms = iter(_piece_norms(doc, pieces_of))
-    for i, pieces in enumerate(pieces_of):
-        for k, text in enumerate(pieces):
-            norm = next(norms)
-            if doc.from_table:
-                uid = _row_unit_id(doc.row_ids[i], k, len(pieces))
-                if not text.strip():
-                    continue
-            else:
-                if not enough_han.match(norm) or dedupe.seen(norm):
-                    continue
-                uid = None
-            rows.append({
-                "unit_id": uid or unit_id(doc.doc_id, norm),
-                "doc_id": doc.doc_id,
-                "source": doc.source,
-                "position": len(rows),
-                "text": text,
-                NORM: norm,
-                ROW_CITY: doc.row_cities[i] if doc.from_table else None,
-            })
-    return rows
+    cands = _unit_candidates(doc, max_chars, enough_han)
+    if not doc.from_table:
+        drop = duplicate_mask([c[3] for c in cands])
+        cands = [c for c, d in zip(cands, drop) if not d]
+    return [{
+        "unit_id": uid or unit_id(doc.doc_id, norm),
+        "doc_id": doc.doc_id,
+        "source": doc.source,
+        "position": pos,
+        "text": text,
+        NORM: norm,
+        ROW_CITY: doc.row_cities[i] if doc.from_table else None,
+    } for pos, (i, uid, text, norm) in enumerate(cands)]

@@ -1,0 +1,60 @@
+"""Near-duplicate detection: the prefix-filter index decides exactly as comparing every pair."""
+from __future__ import annotations
+
+import random
+
+from aipolicy.units import _KEY_STRIP, NEAR_DUP, _shingles, duplicate_mask
+
+from conftest import PARAS
+
+
+def brute_force(texts: list[str], t: float = NEAR_DUP) -> list[bool]:
+    kept: list[set] = []
+    keys: set[str] = set()
+    out = []
+    for text in texts:
+        key = _KEY_STRIP.sub("", text)
+        sh = _shingles(key)
+        dup = key in keys or any(len(sh & o) / len(sh | o) >= t for o in kept)
+        out.append(dup)
+        if not dup:
+            keys.add(key)
+            kept.append(sh)
+    return out
+
+
+def _variants(rng: random.Random, n: int) -> list[str]:
+    """Reworded copies of the fixture paragraphs: characters dropped, swapped in, or appended."""
+    out = []
+    for _ in range(n):
+        s = list(rng.choice(PARAS))
+        for _ in range(rng.choice((0, 1, 2, 3, 6, 12))):
+            op, k = rng.random(), rng.randrange(len(s))
+            if op < 0.4 and len(s) > 8:
+                del s[k]
+            elif op < 0.8:
+                s[k] = rng.choice("数据算力模型人才治理场景")
+            else:
+                s.append(rng.choice("，。的和与及"))
+        out.append("".join(s))
+    return out
+
+
+def test_same_decisions_as_comparing_every_pair():
+    rng = random.Random(7)
+    texts = _variants(rng, 400)
+    got = duplicate_mask(texts)
+    assert got == brute_force(texts)
+    assert 0 < sum(got) < len(texts)  # the case mixes kept units and both kinds of duplicates
+
+
+def test_near_duplicate_with_different_clauses_and_ends_is_found():
+    # differs at both ends and in every clause: the previous anchor-based check missed such pairs
+    a = "(二)为了订立或者履行自然人作为一方当事人的合同所必需;"
+    b = "(三)为了订立或者履行自然人作为一方当事人的合同所必需的;"
+    assert duplicate_mask([a, b]) == [False, True]
+
+
+def test_numbered_items_are_kept_when_different_enough():
+    items = [f"第{i}项：支持{c}企业建设应用场景。" for i, c in enumerate("北京上海广州深圳杭州", 1)]
+    assert duplicate_mask(items) == brute_force(items)
