@@ -21,7 +21,8 @@ import pandas as pd
 from .errors import AipolicyError
 from .ingest import discover
 from .documents import documents_path, documents_table
-from .pipeline import MANIFEST_COLUMNS, UNIT_COLUMNS, PipelineOptions, excluded_by, not_read_summary, process_file
+from .pipeline import (MANIFEST_COLUMNS, UNIT_COLUMNS, PipelineOptions, excluded_by, not_read_summary, one_line,
+                       process_file)
 from .settings import DEFAULT_EXCLUDE, DEFAULT_MAX_BYTES
 from .tables import (CSV_LINE_END, append_xlsx, atomic_path, check_output_path, manifest_path, output_lock,
                      remove_stale_temps, safe_frame, safe_str, save_workbook, write_csv, write_table)
@@ -159,6 +160,17 @@ def _finished_records(parts: Path, state_file: Path, run_id: dict, resume: bool)
     return done
 
 
+def _regular(path: Path) -> bool:
+    from .errors import SkipFile
+    from .safe_read import check_entry
+
+    try:
+        check_entry(path)
+        return True
+    except SkipFile:
+        return False
+
+
 def _schedule(files, parts: Path, done: dict, options: PipelineOptions, model):
     """(tasks, records already known by input index, number of files kept from the interrupted run)."""
     from .duplicates import FileDeduper
@@ -166,10 +178,12 @@ def _schedule(files, parts: Path, done: dict, options: PipelineOptions, model):
     tasks, records, resumed = [], {}, 0
     dedupe = FileDeduper()
     for i, (path, source) in enumerate(files):
-        repeat = None if excluded_by(path.name, options.exclude) else dedupe.check(path)
+        # only a regular file is opened to compare it (a FIFO would block); the others go to the
+        # pipeline, which skips them with their reason
+        repeat = None if excluded_by(path.name, options.exclude) or not _regular(path) else dedupe.check(path)
         if repeat:  # read once: decided here, in input order, not in the workers
-            records[i] = {"file": str(path), "status": "duplicate", "units": 0, "part": "",
-                          "reason": f"{repeat} (read once)"}
+            records[i] = {"file": safe_str(str(path)), "status": "duplicate", "units": 0, "part": "",
+                          "reason": one_line(f"{repeat} (read once)")}
             continue
         try:
             key = _task_key(path, source)

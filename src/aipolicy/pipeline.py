@@ -146,7 +146,7 @@ def process_file(path: str | os.PathLike, source: str | None = None, options: Pi
             check_entry(path)  # before anything opens it (a FIFO would block)
             repeat = dedupe.check(path) if dedupe is not None else None
             if repeat:
-                return FileResult(name, "duplicate", f"{repeat} (read once)")
+                return FileResult(name, "duplicate", one_line(f"{repeat} (read once)"))
             cols, documents = _read_units(path, source or safe_str(path.name), options)
             if label is not None:
                 cols.update(label(cols[NORM]))
