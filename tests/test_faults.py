@@ -124,3 +124,15 @@ def test_every_format_is_byte_identical_across_runs_and_jobs(folder, tmp_path, t
         digests.append(hashlib.sha256(out.read_bytes()).hexdigest())
         time.sleep(1.1)  # a time stamp in the file would differ
     assert digests[0] == digests[1]
+
+
+def test_labelling_in_chunks_gives_the_same_columns(trained):
+    from aipolicy.models import load_predictor
+    from aipolicy.pipeline import label_in_chunks
+
+    clf = load_predictor(str(trained[0]))
+    texts = PARAS * 5
+    whole, chunked = clf.label_columns(texts), label_in_chunks(clf.label_columns, texts, size=4)
+    assert whole.keys() == chunked.keys()
+    for k in whole:
+        assert list(whole[k]) == list(chunked[k])

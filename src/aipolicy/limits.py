@@ -26,7 +26,7 @@ class Limits:
     max_unzipped_bytes: int = 200_000_000  # all parts of a .docx/.xlsx (zip) container, decompressed
     max_xml_bytes: int = 40_000_000        # XML parsed whole in memory: a .docx's, an .xlsx's shared strings
     max_paragraphs: int = 100_000          # paragraphs (or lines) of one file
-    max_rows: int = 200_000                # rows of a table (.csv/.jsonl/.xlsx or docx tables)
+    max_rows: int = 100_000                # rows of a table (.csv/.jsonl/.xlsx or docx tables)
     max_cells: int = 2_000_000             # cells of a table file or of a docx's tables
     max_columns: int = 1_000               # columns of a table
     max_paragraph_chars: int = 200_000     # characters of one paragraph or table cell (before units)

@@ -149,7 +149,7 @@ def process_file(path: str | os.PathLike, source: str | None = None, options: Pi
                 return FileResult(name, "duplicate", one_line(f"{repeat} (read once)"))
             cols, documents = _read_units(path, source or safe_str(path.name), options)
             if label is not None:
-                cols.update(label(cols[NORM]))
+                cols.update(label_in_chunks(label, cols[NORM]))
             del cols[NORM]
     except SkipFile as e:
         return FileResult(name, "skipped", one_line(str(e)))
@@ -159,6 +159,20 @@ def process_file(path: str | os.PathLike, source: str | None = None, options: Pi
         return FileResult(name, "skipped", one_line(f"{INTERNAL_ERROR}{type(e).__name__}: {e} (a bug; please "
                                                     "report it with the file)"))
     return FileResult(name, "ok", "", cols, documents)
+
+
+LABEL_CHUNK = 5_000  # units labelled at once: bounds the classifier's memory on a file of many units
+
+
+def label_in_chunks(label: Callable[[list[str]], dict], texts: list[str], size: int = LABEL_CHUNK) -> dict:
+    """``label(texts)`` computed ``size`` texts at a time and joined (same columns, same values)."""
+    import numpy as np
+
+    if len(texts) <= size:
+        return label(texts)
+    parts = [label(texts[i:i + size]) for i in range(0, len(texts), size)]
+    return {k: np.concatenate([p[k] for p in parts]) if isinstance(parts[0][k], np.ndarray)
+            else [x for p in parts for x in p[k]] for k in parts[0]}
 
 
 def one_line(reason: str, limit: int = 300) -> str:
