@@ -23,8 +23,11 @@ GOLD = HERE.parent / "gold.csv"
 CATS = ["compute", "data", "algorithm", "scenario", "talent", "governance"]
 
 
-def migrate(gold: pd.DataFrame, mapping: pd.DataFrame) -> pd.DataFrame:
+def migrate(gold: pd.DataFrame, mapping: pd.DataFrame, wrapped: bool = True) -> pd.DataFrame:
+    """``wrapped``: the rows moved because wrapped lines were re-joined (issue 10's note); otherwise each
+    moved row's note names the mapping's reason."""
     to_new = dict(zip(mapping["old_unit_id"], mapping["new_unit_id"]))
+    why = dict(zip(mapping["old_unit_id"], mapping["reason"]))
     hit = gold["unit_id"].isin(to_new)
     if not hit.any():
         return gold
@@ -38,7 +41,9 @@ def migrate(gold: pd.DataFrame, mapping: pd.DataFrame) -> pd.DataFrame:
             row[c] = str(grp[c].astype(int).max())
         row["annotator"] = "+".join(dict.fromkeys(grp["annotator"]))
         notes = [n for n in dict.fromkeys(grp["note"]) if n]
-        row["note"] = "; ".join([f"issue 10: merged from {len(grp)} wrapped line(s)", *notes])
+        head = (f"issue 10: merged from {len(grp)} wrapped line(s)" if wrapped
+                else "id migrated: " + "; ".join(dict.fromkeys(why[o] for o in gold.loc[grp.index, "unit_id"])))
+        row["note"] = "; ".join([head, *notes])
         merged.append(row)
     keep = gold[~hit & ~gold["unit_id"].isin([r["unit_id"] for r in merged])]
     return pd.concat([keep, pd.DataFrame(merged)], ignore_index=True)
