@@ -13,7 +13,7 @@ import fuzz  # noqa: E402
 
 
 def test_short_fuzz_run(tmp_path):
-    t = fuzz.run_fuzz(150, seed=14, batch=75, work=tmp_path, in_process=True, file_timeout=60, log=lambda m: None)
+    t = fuzz.run_fuzz(300, seed=14, batch=150, work=tmp_path, in_process=True, file_timeout=60, log=lambda m: None)
     summary = fuzz.report(t)
     assert t.runs == 4, summary
     assert not t.exceptions and not t.hangs and not t.mismatches and not t.leftovers, summary
