@@ -122,3 +122,16 @@ evaluation:
   folds: {folds}
 """, encoding="utf-8")
     return cfg
+
+
+def fixture_matrix():
+    """(texts, Y, groups) of DOCS: one row per unit, a 0/1 column per category, the document as group."""
+    import numpy as np
+
+    texts, Y, groups = [], [], []
+    for g, (_name, units) in enumerate(DOCS.items()):
+        for t, labs in units:
+            texts.append(t)
+            Y.append([int(c in labs) for c in CATS])
+            groups.append(g)
+    return texts, np.array(Y), np.array(groups)

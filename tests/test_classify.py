@@ -8,17 +8,10 @@ from sklearn.base import clone
 
 from aipolicy.classify import (KeywordBaseline, PolicyClassifier, best_thresholds, evaluate, grouped_folds,
                                scores_table)
-from fixture_corpus import CATS, DOCS
+from fixture_corpus import CATS, fixture_matrix
 
 
-def _data():
-    texts, Y, groups = [], [], []
-    for g, (name, units) in enumerate(DOCS.items()):
-        for t, labs in units:
-            texts.append(t)
-            Y.append([int(c in labs) for c in CATS])
-            groups.append(g)
-    return texts, np.array(Y), np.array(groups)
+_data = fixture_matrix
 
 
 def _clf(**kw):

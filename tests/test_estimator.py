@@ -10,17 +10,10 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from aipolicy import classify
 from aipolicy.classify import KeywordBaseline, PolicyClassifier, best_thresholds, evaluate, grouped_folds, scores_table
-from fixture_corpus import CATS, DOCS
+from fixture_corpus import CATS, fixture_matrix
 
 
-def _data():
-    texts, Y, groups = [], [], []
-    for g, (name, units) in enumerate(DOCS.items()):
-        for t, labs in units:
-            texts.append(t)
-            Y.append([int(c in labs) for c in CATS])
-            groups.append(g)
-    return texts, np.array(Y), np.array(groups)
+_data = fixture_matrix
 
 
 def _clf(**kw):
