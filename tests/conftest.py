@@ -64,3 +64,15 @@ def trained(fixture_setup):
     cfg = load_training_config(fixture_setup["config"])
     folder, card = train(cfg, name="fixture", agreement=None, log=lambda *a: None)
     return folder, card
+
+
+@pytest.fixture
+def inputs(tmp_path, fixture_setup):
+    """A folder of the fixture corpus plus a broken docx and an empty file (batch and Dask runs)."""
+    d = tmp_path / "in"
+    d.mkdir()
+    for f in sorted(fixture_setup["corpus"].iterdir()):
+        (d / f.name).write_bytes(f.read_bytes())
+    (d / "broken.docx").write_bytes(b"PK\x03\x04 not a docx")
+    (d / "empty.txt").write_bytes(b"")
+    return d

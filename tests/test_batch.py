@@ -14,17 +14,6 @@ from aipolicy.tables import read_table
 from fixture_corpus import CATS
 
 
-@pytest.fixture
-def inputs(tmp_path, fixture_setup):
-    d = tmp_path / "in"
-    d.mkdir()
-    for f in sorted(fixture_setup["corpus"].iterdir()):
-        (d / f.name).write_bytes(f.read_bytes())
-    (d / "broken.docx").write_bytes(b"PK\x03\x04 not a docx")
-    (d / "empty.txt").write_bytes(b"")
-    return d
-
-
 def _model(trained):
     return str(trained[0])
 

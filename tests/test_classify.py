@@ -50,16 +50,6 @@ def test_fit_is_deterministic():
     np.testing.assert_array_equal(a, b)
 
 
-def test_input_validation():
-    texts, Y, _ = _data()
-    with pytest.raises(ValueError, match="columns"):
-        _clf().fit(texts, Y[:, :3])
-    with pytest.raises(ValueError, match="0 and 1"):
-        _clf().fit(texts, Y * 2)
-    with pytest.raises(TypeError, match="list of texts"):
-        _clf().fit(texts, Y).predict_proba("一个字符串")
-
-
 def test_label_adds_columns_and_evidence():
     import pandas as pd
 

@@ -37,17 +37,6 @@ def cluster():
         yield c
 
 
-@pytest.fixture
-def inputs(tmp_path, fixture_setup):
-    d = tmp_path / "in"
-    d.mkdir()
-    for f in sorted(fixture_setup["corpus"].iterdir()):
-        (d / f.name).write_bytes(f.read_bytes())
-    (d / "broken.docx").write_bytes(b"PK\x03\x04 not a docx")
-    (d / "empty.txt").write_bytes(b"")
-    return d
-
-
 def _digest(p: Path) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()
 

@@ -84,6 +84,8 @@ def test_input_validation():
         _clf().fit(texts[:-1], Y)
     with pytest.raises(ValueError, match="1-D"):
         _clf().fit(np.array(texts, dtype=object).reshape(-1, 2), Y[: len(texts) // 2])
+    with pytest.raises(TypeError, match="list of texts"):
+        _clf().fit(texts, Y).predict_proba("一个字符串")
     with pytest.raises(ValueError, match="'text' column"):
         _clf().fit(pd.DataFrame({"body": texts}), Y)
     with pytest.raises(ValueError, match="must be a string"):
