@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from aipolicy.classify import best_thresholds, grouped_folds, scores_table
+from aipolicy.classify import cross_fitted_predictions, grouped_folds, scores_table
 from aipolicy.config import load_categories, load_training_config
 from aipolicy.train import cross_validate, gold_units, make_classifier, unit_weights
 
@@ -51,18 +51,13 @@ def frontier(ev, Y, fold_of, domains, names) -> None:
         print(f"  {tag:<22}" + " | ".join(cells))
 
     pred = np.zeros_like(Y)
-    for k in np.unique(fold_of):
-        te = fold_of == k
-        for g in (ai, ~ai):
-            pred[te & g] = P[te & g] >= best_thresholds(Y[~te & g], P[~te & g])
+    for g in (ai, ~ai):
+        pred[g] = cross_fitted_predictions(Y[g], P[g], fold_of[g])
     show(pred, "per-domain thresholds")
     top = P.max(axis=1)
     for gate in (0.0, 0.3, 0.5, 0.7, 0.8):
-        pred = np.zeros_like(Y)
-        for k in np.unique(fold_of):
-            te, tr = fold_of == k, (fold_of != k) & (top >= gate)
-            pred[te] = (P[te] >= best_thresholds(Y[tr], P[tr])) & (top[te, None] >= gate)
-        show(pred, f"gate max p >= {gate}")
+        kept = top >= gate
+        show(cross_fitted_predictions(Y, P, fold_of, eligible=kept) * kept[:, None], f"gate max p >= {gate}")
 
 
 def main() -> None:

@@ -241,6 +241,22 @@ def _sheet_record(line: int, r: dict, header: list[str], categories: list[str], 
     return rec
 
 
+def _gather(records, problems: list) -> "ImportResult":
+    """Sort parsed rows into labelled records, problems (one or a list per row) and unlabelled rows
+    (None), in order; shared by the sheet and the Label Studio readers."""
+    out, unlabelled = [], 0
+    for got in records:
+        if got is None:
+            unlabelled += 1
+        elif isinstance(got, Problem):
+            problems.append(got)
+        elif isinstance(got, list):
+            problems.extend(got)
+        else:
+            out.append(got)
+    return ImportResult(pd.DataFrame(out), problems, unlabelled)
+
+
 def read_sheet(path: str | Path, categories: list[str]) -> ImportResult:
     """Validate a filled labelling sheet; rows whose category cells are all empty are not labelled yet."""
     path = Path(path)
@@ -248,16 +264,8 @@ def read_sheet(path: str | Path, categories: list[str]) -> ImportResult:
     problems = _sheet_header_problems(header, categories)
     if problems:
         return ImportResult(pd.DataFrame(), problems)
-    out, first, unlabelled = [], {}, 0
-    for line, r in rows:
-        got = _sheet_record(line, r, header, categories, first)
-        if got is None:
-            unlabelled += 1
-        elif isinstance(got, list):
-            problems.extend(got)
-        else:
-            out.append(got)
-    return ImportResult(pd.DataFrame(out), problems, unlabelled)
+    first = {}
+    return _gather((_sheet_record(line, r, header, categories, first) for line, r in rows), problems)
 
 
 def _ls_annotation(task: dict, control: str):
@@ -322,16 +330,8 @@ def read_label_studio(path: str | Path, categories: list[str], *, control: str =
         raise AipolicyError(f"{path}: not a Label Studio JSON export ({e})") from None
     if not isinstance(tasks, list):
         raise AipolicyError(f"{path}: a Label Studio JSON export is a list of tasks")
-    problems, out, first, unlabelled = [], [], {}, 0
-    for i, task in enumerate(tasks, start=1):
-        got = _ls_task(i, task, categories, control, first)
-        if got is None:
-            unlabelled += 1
-        elif isinstance(got, Problem):
-            problems.append(got)
-        else:
-            out.append(got)
-    return ImportResult(pd.DataFrame(out), problems, unlabelled)
+    first = {}
+    return _gather((_ls_task(i, task, categories, control, first) for i, task in enumerate(tasks, start=1)), [])
 
 
 def _gold_conflicts(res: ImportResult, gold: pd.DataFrame, info: pd.DataFrame, categories: list[str],

@@ -366,6 +366,17 @@ def grouped_folds(groups, folds: int) -> np.ndarray:
     return fold_of
 
 
+def cross_fitted_predictions(Y: np.ndarray, P: np.ndarray, fold_of: np.ndarray, eligible=None) -> np.ndarray:
+    """0/1 predictions where each fold's thresholds are chosen on the other folds' out-of-fold
+    probabilities only (``eligible``: a mask of the units those thresholds may be chosen on)."""
+    pred = np.zeros_like(Y)
+    for k in np.unique(fold_of):
+        te = fold_of == k
+        tr = ~te if eligible is None else ~te & eligible
+        pred[te] = (P[te] >= best_thresholds(Y[tr], P[tr])).astype(int)
+    return pred
+
+
 def _fold_proba(clf: PolicyClassifier, texts: list[str], Y: np.ndarray, sw, test: np.ndarray) -> np.ndarray:
     """Probabilities for the units of one fold from a model fitted on all other folds."""
     tr, te = np.flatnonzero(~test), np.flatnonzero(test)
@@ -409,11 +420,7 @@ def evaluate(clf: PolicyClassifier, texts, Y: np.ndarray, groups, cues: dict, *,
             P[fold_of == k] = out
         else:
             final = out
-    pred = np.zeros_like(Y)
-    for k in range(folds):
-        te = fold_of == k
-        th = best_thresholds(Y[~te], P[~te])
-        pred[te] = (P[te] >= th).astype(int)
+    pred = cross_fitted_predictions(Y, P, fold_of)
     cats = clf._category_names()
     base = KeywordBaseline(cues={c: cues[c] for c in cats}).fit()
     bpred = base.predict(texts)
