@@ -1,6 +1,7 @@
 """Labelling throughput against plain jieba tokenisation, start-up time and memory, in one run.
 
     python bench/label_throughput.py [--corpus ../shared/corpus/city-reports-2024] [--jobs 2]
+                                     [--runs 3] [--baseline-rev REV]
 
 (a) tokenise every unit of the corpus with plain ``jieba.lcut`` and nothing else (dictionary
     loaded beforehand, so (a) is tokenising only);
@@ -9,13 +10,21 @@
 Each is run ``--runs`` times (default 3) and the median is used: these 2-core machines are noisy.
 (c) cold start: ``aipolicy --help`` (target ≤ 0.1 s) next to a bare ``python -c pass``, and
     ``aipolicy label`` on one short file of ``examples/`` (target ≤ 0.5 s);
-Prints (a), (b), the ratio b/a (target ≤ 0.25), units per second, (c), and the peak memory of (b) —
-summed over the process and its workers — for the corpus and for the corpus repeated 16 times (target:
-peak memory grows by less than 30%). Compare ratios from the same run, not across runs.
+(d) peak memory of (b) — summed over the process and its workers — for the corpus and for 16 copies of
+    it (target: ×16 input → ≤ 1.3× the memory). Every copy is a distinct document: each file of copy k
+    gets one line of its own appended, so no copy is a byte-identical duplicate read once — all 16 are
+    really read and labelled (the units printed are the units written).
+Prints (a), (b), the ratio b/a (target ≤ 0.25), units per second, (c) and (d).
+
+``--baseline-rev REV`` (e.g. ``main`` or a commit) also times (b) and (c) with the code of REV (its
+``src/`` extracted with ``git archive`` to a temporary folder and put first on PYTHONPATH, same
+Python, same model folder), interleaved run by run with the current code, so that before → after
+comes from one run on the same machine load. Compare ratios from the same run, not across runs.
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import shutil
 import statistics
@@ -24,6 +33,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def tree_rss_kb(pid: int) -> int:
@@ -50,91 +61,145 @@ def tree_rss_kb(pid: int) -> int:
     return total
 
 
-def aipolicy_cmd() -> list[str]:
-    """The installed console script (what a user runs), else ``python -m aipolicy.cli``."""
-    script = Path(sys.executable).with_name("aipolicy")
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "aipolicy.cli"]
+class Code:
+    """One version of the code: how to start its CLI (current: the installed console script)."""
+
+    def __init__(self, name: str, src: Path | None = None):
+        self.name, self.src = name, src
+
+    def cmd(self) -> list[str]:
+        if self.src is None:
+            script = Path(sys.executable).with_name("aipolicy")
+            return [str(script)] if script.is_file() else [sys.executable, "-m", "aipolicy.cli"]
+        return [sys.executable, "-m", "aipolicy.cli"]
+
+    def env(self) -> dict:
+        env = dict(os.environ)
+        if self.src is not None:
+            env["PYTHONPATH"] = str(self.src) + os.pathsep + env.get("PYTHONPATH", "")
+        return env
 
 
-def run_label(inputs: Path, out: Path, jobs: int) -> tuple[float, int]:
+def run_label(code: Code, inputs: Path, out: Path, jobs: int, model: str) -> tuple[float, int]:
     """Wall time and peak tree RSS (kB) of one `aipolicy label` process."""
-    cmd = aipolicy_cmd() + ["label", str(inputs), "-o", str(out), "-q", "-j", str(jobs)]
+    cmd = code.cmd() + ["label", str(inputs), "-o", str(out), "-q", "-j", str(jobs), "-m", model]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=code.env())
     peak = 0
     while proc.poll() is None:
         peak = max(peak, tree_rss_kb(proc.pid))
         time.sleep(0.02)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
-        raise SystemExit(f"aipolicy label failed: {proc.stderr.read().decode()}")
+        raise SystemExit(f"aipolicy label ({code.name}) failed: {proc.stderr.read().decode()}")
     return wall, peak
 
 
-def wall(cmd: list[str], runs: int) -> float:
-    """Median wall time of a command (output discarded); it must succeed."""
-    times = []
+def timed(code: Code, args: list[str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(code.cmd() + args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env=code.env())
+    return time.perf_counter() - t0
+
+
+def distinct_copies(corpus: Path, dest: Path, n: int) -> None:
+    """``n`` copies of the corpus in which every file differs from its other copies (one line added)."""
+    for k in range(n):
+        shutil.copytree(corpus, dest / f"copy{k}")
+        for f in sorted((dest / f"copy{k}").rglob("*")):
+            if f.is_file() and f.suffix.lower() in (".txt", ".md"):
+                with open(f, "ab") as fh:  # UTF-8 corpus; the line is a unit of its own
+                    fh.write(f"\n第{k + 1}份副本：本行为基准测试加入的区分说明，确保每份副本都是不同的文件。\n"
+                             .encode("utf-8"))
+
+
+def jieba_seconds(corpus: Path, runs: int) -> tuple[list[float], int, int]:
+    import jieba
+
+    from aipolicy import ingest
+
+    texts = ingest(corpus)["text"].tolist()
+    jieba.setLogLevel(60)
+    jieba.initialize()
+    a_runs = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for t in texts:
+            jieba.lcut(t)
+        a_runs.append(time.perf_counter() - t0)
+    return a_runs, len(texts), sum(map(len, texts))
+
+
+def extract(rev: str, dest: Path) -> Path:
+    tar = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "src"], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=tar, check=True)
+    return dest / "src"
+
+
+def fmt(xs) -> str:
+    return ", ".join(f"{x:.2f}" for x in xs)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", default="../shared/corpus/city-reports-2024")
     ap.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1))
-    ap.add_argument("--repeat", type=int, default=16, help="copies of the corpus for the memory check")
-    ap.add_argument("--short", default=str(Path(__file__).resolve().parents[1] / "examples" / "示例市人工智能行动方案.txt"),
+    ap.add_argument("--repeat", type=int, default=16, help="distinct copies of the corpus for the memory check")
+    ap.add_argument("--short", default=str(ROOT / "examples" / "示例市人工智能行动方案.txt"),
                     help="the short file for the cold-start measure")
     ap.add_argument("--runs", type=int, default=3, help="timed runs of (a) and (b); the median is reported")
+    ap.add_argument("--model", default=str(ROOT / "models" / "default"), help="model folder used by every run")
+    ap.add_argument("--baseline-rev", default=None, help="also time the code of this git revision")
+    ap.add_argument("--no-memory", action="store_true", help="skip the ×16 memory check")
     args = ap.parse_args()
     corpus = Path(args.corpus)
     if not corpus.is_dir():
         raise SystemExit(f"corpus not found: {corpus}")
 
-    import jieba
-
-    from aipolicy import ingest
-
-    units = ingest(corpus)
-    texts = units["text"].tolist()
-    chars = sum(map(len, texts))
-    jieba.setLogLevel(60)
-    jieba.initialize()
-    a_runs = []
-    for _ in range(args.runs):
-        t0 = time.perf_counter()
-        for t in texts:
-            jieba.lcut(t)
-        a_runs.append(time.perf_counter() - t0)
+    a_runs, n, chars = jieba_seconds(corpus, args.runs)
     a = statistics.median(a_runs)
+    print(f"corpus: {corpus} — {n} units, {chars / 1e6:.2f} M characters; {os.cpu_count()} CPUs, --jobs {args.jobs}")
+    print(f"(a) jieba.lcut over every unit:  {a:7.2f} s  ({chars / a / 1e6:.2f} M chars/s; runs: {fmt(a_runs)})")
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        b_runs = [run_label(corpus, tmp / f"one{k}.parquet", args.jobs) for k in range(args.runs)]
-        b = statistics.median(r[0] for r in b_runs)
-        peak1 = max(r[1] for r in b_runs)
-        help_s = wall(aipolicy_cmd() + ["--help"], 5)
-        bare_s = wall([sys.executable, "-c", "pass"], 5)
-        short_s = wall(aipolicy_cmd() + ["label", args.short, "-o", str(tmp / "short.csv"), "-q"], 3)
-        big = tmp / "corpus_xN"
-        for k in range(args.repeat):
-            shutil.copytree(corpus, big / f"copy{k}")
-        b5, peak5 = run_label(big, tmp / "many.parquet", args.jobs)
+        codes = [Code("now")]
+        if args.baseline_rev:
+            codes.insert(0, Code(f"baseline {args.baseline_rev}", extract(args.baseline_rev, tmp)))
+        b_runs = {c.name: [] for c in codes}
+        for k in range(args.runs):  # interleaved: the same machine load for every version
+            for c in codes:
+                b_runs[c.name].append(run_label(c, corpus, tmp / f"one{k}.csv", args.jobs, args.model))
+        help_s = {c.name: statistics.median(timed(c, ["--help"]) for _ in range(5)) for c in codes}
+        short = ["label", args.short, "-o", str(tmp / "short.csv"), "-q", "-m", args.model]
+        short_s = {c.name: statistics.median(timed(c, short) for _ in range(3)) for c in codes}
+        bare_s = statistics.median(_bare() for _ in range(5))
+        for c in codes:
+            b = statistics.median(r[0] for r in b_runs[c.name])
+            peak = max(r[1] for r in b_runs[c.name])
+            print(f"[{c.name}] (b) aipolicy label (whole command): {b:7.2f} s  ({n / b:,.0f} units/s, "
+                  f"peak memory {peak / 1024:,.0f} MiB; runs: {fmt(r[0] for r in b_runs[c.name])})")
+            print(f"[{c.name}] ratio b/a = {b / a:.2f}   (target ≤ 0.25)")
+            print(f"[{c.name}] (c) aipolicy --help: {help_s[c.name]:.3f} s (target ≤ 0.1; bare python -c pass: "
+                  f"{bare_s:.3f} s); aipolicy label on one short file ({Path(args.short).name}): "
+                  f"{short_s[c.name]:.2f} s (target ≤ 0.5)")
+        if not args.no_memory:
+            now = codes[-1]
+            peak1 = max(r[1] for r in b_runs[now.name])
+            big = tmp / "corpus_xN"
+            distinct_copies(corpus, big, args.repeat)
+            b16, peak16 = run_label(now, big, tmp / "many.csv", args.jobs, args.model)
+            with open(tmp / "many.csv", encoding="utf-8-sig", newline="") as fh:
+                rows = sum(1 for _ in csv.reader(fh)) - 1
+            print(f"[{now.name}] (d) corpus ×{args.repeat} (distinct copies): {rows} units written in {b16:.2f} s "
+                  f"({rows / b16:,.0f} units/s), peak memory {peak16 / 1024:,.0f} MiB = {peak16 / peak1:.2f} × "
+                  f"the single corpus's {peak1 / 1024:,.0f} MiB (target ≤ 1.30)")
 
-    n = len(texts)
-    print(f"corpus: {corpus} — {n} units, {chars / 1e6:.2f} M characters; {os.cpu_count()} CPUs, --jobs {args.jobs}")
-    fmt = lambda xs: ", ".join(f"{x:.2f}" for x in xs)  # noqa: E731
-    print(f"(a) jieba.lcut over every unit:         {a:7.2f} s  ({chars / a / 1e6:.2f} M chars/s; runs: {fmt(a_runs)})")
-    print(f"(b) aipolicy label (whole command):     {b:7.2f} s  ({n / b:,.0f} units/s, peak memory {peak1 / 1024:,.0f} MiB;"
-          f" runs: {fmt(r[0] for r in b_runs)})")
-    print(f"ratio b/a = {b / a:.2f}   (target ≤ 0.25)")
-    print(f"(c) aipolicy --help: {help_s:.3f} s (target ≤ 0.1; bare python -c pass: {bare_s:.3f} s); "
-          f"aipolicy label on one short file ({Path(args.short).name}): {short_s:.2f} s (target ≤ 0.5)")
-    print(f"corpus ×{args.repeat}: {args.repeat * n} units in {b5:.2f} s ({args.repeat * n / b5:,.0f} units/s), "
-          f"peak memory {peak5 / 1024:,.0f} MiB = {peak5 / peak1:.2f} × the single corpus (target < 1.30)")
+
+def _bare() -> float:
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    return time.perf_counter() - t0
 
 
 if __name__ == "__main__":
