@@ -83,3 +83,17 @@ def test_lazy_package_keeps_the_api_names():
             "assert callable(ingest) and ingest.__module__ == 'aipolicy.ingest'; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_whitespace_tidying_in_one_pass_equals_line_by_line():
+    from aipolicy.textnorm import _SPACE_BY_HAN, _SPACE_BY_HAN_DISPLAY, _SPACE_RUN, _lines
+
+    def by_line(text, by_han):  # the rule as stated: each line collapsed, stripped, spaces by Chinese dropped
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        return "\n".join(by_han.sub("", _SPACE_RUN.sub(" ", line).strip()) for line in text.split("\n"))
+
+    samples = ["", " ", "\n\n", "数据 \n 算力", "  中 文  \t\u3000字\u00a0\u00a0 A B \r\n 模型 ， 数据 。\u2003",
+               "a  b\n\u3000\u3000第一条  总则 \r 二 、 目标\n\n 《规划》 “数据” ABC  ", "x \u2003\n\u2003 y 中 z"]
+    for s in samples:
+        for by_han in (_SPACE_BY_HAN, _SPACE_BY_HAN_DISPLAY):
+            assert _lines(s, by_han) == by_line(s, by_han), repr(s)

@@ -58,3 +58,18 @@ def test_near_duplicate_with_different_clauses_and_ends_is_found():
 def test_numbered_items_are_kept_when_different_enough():
     items = [f"第{i}项：支持{c}企业建设应用场景。" for i, c in enumerate("北京上海广州深圳杭州", 1)]
     assert duplicate_mask(items) == brute_force(items)
+
+
+def test_all_shingle_codes_equal_the_per_key_codes():
+    # the one vectorised pass over all keys gives each key's codes as hashing it alone does, short and
+    # empty keys and a lone surrogate included
+    import numpy as np
+
+    from aipolicy.units import _all_shingle_codes, _shingle_codes
+
+    rng = random.Random(3)
+    keys = [_KEY_STRIP.sub("", t) for t in _variants(rng, 60)] + ["", "数", "数据", "算力券", "ab\udcff", "数据数据数据"]
+    rng.shuffle(keys)
+    owner, codes = _all_shingle_codes(keys)
+    for i, key in enumerate(keys):
+        assert np.array_equal(codes[owner == i], _shingle_codes(key)), key

@@ -67,11 +67,10 @@ _CONTROLS = re.compile("[\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f]")
 def _lines(text: str, by_han: re.Pattern) -> str:
     text = _CONTROLS.sub("", _LINE_SEPARATORS.sub("\n", text))
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    out = []
-    for line in text.split("\n"):
-        line = _SPACE_RUN.sub(" ", line).strip()
-        out.append(by_han.sub("", line))
-    return "\n".join(out)
+    # per line: space runs collapsed, the line stripped, spaces next to Chinese dropped — each step as one
+    # pass over the whole text (no space run, and after stripping no space, touches a line break)
+    lines = _SPACE_RUN.sub(" ", text).split("\n")
+    return by_han.sub("", "\n".join([line.strip() for line in lines]))
 
 
 def tidy(text: str) -> str:

@@ -110,16 +110,48 @@ def _prefix_len(n: int, threshold: float) -> int:
     return n - math.ceil(threshold * n - 1e-9) + 1
 
 
-def _ranked(keys: list[str]) -> list[np.ndarray]:
+def _all_shingle_codes(keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(owner, codes): ``_shingle_codes`` of every key in one vectorised pass over all their code points
+    — the codes of key 0 (sorted, unique), then those of key 1, …; ``owner`` is the key of each code."""
+    lens = np.fromiter(map(len, keys), dtype=np.int64, count=len(keys))
+    cps = np.frombuffer("".join(keys).encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
+    owner_of = np.repeat(np.arange(len(keys), dtype=np.int64), lens)
+    m = max(len(cps) - SHINGLE + 1, 0)
+    with np.errstate(over="ignore"):
+        h = cps[:m] * _P
+        h = (h + cps[1:m + 1]) * _P
+        h = (h + cps[2:m + 2]) * _P
+        h = h + cps[3:m + 3]
+        inside = owner_of[:m] == owner_of[SHINGLE - 1:]  # a 4-gram within one key
+        short = np.flatnonzero(lens < SHINGLE)  # a key shorter than a 4-gram is its own single shingle
+        hs = np.full(len(short), _SHORT, dtype=np.uint64)
+        starts = np.cumsum(lens) - lens
+        for j in range(SHINGLE - 1):
+            more = lens[short] > j
+            hs[more] = hs[more] * _P + cps[starts[short][more] + j]
+    owner = np.concatenate([owner_of[:m][inside], short])
+    codes = np.concatenate([h[inside], hs])
+    order = np.lexsort((codes, owner))
+    owner, codes = owner[order], codes[order]
+    first = np.ones(len(codes), dtype=bool)
+    first[1:] = (owner[1:] != owner[:-1]) | (codes[1:] != codes[:-1])
+    return owner[first], codes[first]
+
+
+def _ranked(keys: list[str]) -> tuple[list[np.ndarray], int]:
     """Each key's shingles as ranks in one order of the document's shingles, rarest first (ties by
-    code), sorted: the start of each array is its rarest shingles."""
-    codes = [_shingle_codes(k) for k in keys]
-    if not codes:
-        return []
-    uniq, counts = np.unique(np.concatenate(codes), return_counts=True)
+    code), sorted: the start of each array is its rarest shingles. Also the number of shingles that
+    only one key has: they are ranks 0 … n-1, and no other key can share them."""
+    if not keys:
+        return [], 0
+    owner, codes = _all_shingle_codes(keys)
+    uniq, inverse, counts = np.unique(codes, return_inverse=True, return_counts=True)
     rank_of = np.empty(len(uniq), dtype=np.int32)
     rank_of[np.lexsort((uniq, counts))] = np.arange(len(uniq), dtype=np.int32)
-    return [np.sort(rank_of[np.searchsorted(uniq, c)]) for c in codes]
+    ranks = rank_of[inverse.ravel()]
+    ranks = ranks[np.lexsort((ranks, owner))]  # owner is sorted already: sorts ranks within each key
+    bounds = np.cumsum(np.bincount(owner, minlength=len(keys)))[:-1]
+    return np.split(ranks, bounds), int(np.count_nonzero(counts == 1))
 
 
 def duplicate_mask(texts: list[str], threshold: float = NEAR_DUP) -> list[bool]:
@@ -137,19 +169,19 @@ def duplicate_mask(texts: list[str], threshold: float = NEAR_DUP) -> list[bool]:
     held as sorted int32 ranks (4 bytes each), so 100,000 paragraphs take tens of MB, not GB.
     """
     keys = [_KEY_STRIP.sub("", t) for t in texts]
-    ranks = _ranked(keys)
+    ranks, single = _ranked(keys)
     index: dict[int, list[int]] = {}  # shingle rank -> kept texts, as text * _POS + position in its prefix
     kept_keys: set[str] = set()
     out = []
     for i, key in enumerate(keys):
-        dup = key in kept_keys or _near(i, ranks, index, threshold)
+        dup = key in kept_keys or _near(i, ranks, index, threshold, single)
         out.append(dup)
         if not dup:
             kept_keys.add(key)
     return out
 
 
-def _near(i: int, ranks: list[np.ndarray], index: dict, t: float) -> bool:
+def _near(i: int, ranks: list[np.ndarray], index: dict, t: float, single: int = 0) -> bool:
     """Is text ``i`` a near-duplicate of an indexed (kept) text? If not, index its prefix.
 
     The kept texts sharing a prefix shingle are met rarest shingle first, the most recent text first
@@ -159,15 +191,19 @@ def _near(i: int, ranks: list[np.ndarray], index: dict, t: float) -> bool:
     positional filter on its first shared shingle cannot reach the threshold). At most ``MAX_PROBES``
     index entries are looked at: this bounds the work per text whatever the document (a list of
     thousands of items that differ by a number); on the shared corpora no text needs more than 13.
-    The answer does not depend on the order the candidates are met in, within that bound."""
+    The answer does not depend on the order the candidates are met in, within that bound.
+    Shingles of rank < ``single`` belong to this text alone: they have no postings and are not indexed
+    (skipping them changes nothing but the time)."""
     mine = ranks[i]
     n = len(mine)
-    prefix = mine[:_prefix_len(n, t)].tolist()
+    prefix = mine[:_prefix_len(n, t)]
+    start = int(np.searchsorted(prefix, single))  # the prefix's first shingle shared with another text
+    prefix = prefix[start:].tolist()
     lo, hi, c = t * n - 1e-9, n / t + 1e-9, t / (1 + t)
     met: set[int] = set()
     mine_set = None  # built when a first candidate is compared
     budget = MAX_PROBES
-    for px, r in enumerate(prefix):
+    for px, r in enumerate(prefix, start):
         postings = index.get(r, ())
         for entry in reversed(postings[-budget:]):
             j, py = divmod(entry, _POS)
@@ -184,7 +220,7 @@ def _near(i: int, ranks: list[np.ndarray], index: dict, t: float) -> bool:
         budget -= min(len(postings), budget)
         if budget <= 0:
             break
-    for pos, r in enumerate(prefix):
+    for pos, r in enumerate(prefix, start):
         index.setdefault(r, []).append(i * _POS + pos)
     return False
 
