@@ -97,3 +97,22 @@ def test_whitespace_tidying_in_one_pass_equals_line_by_line():
     for s in samples:
         for by_han in (_SPACE_BY_HAN, _SPACE_BY_HAN_DISPLAY):
             assert _lines(s, by_han) == by_line(s, by_han), repr(s)
+
+
+def test_csv_body_equals_pandas_csv():
+    # the label runner writes CSV rows without pandas: the same bytes as write_csv (pandas' to_csv)
+    import io
+
+    import pandas as pd
+
+    from aipolicy.tables import csv_body, write_csv
+
+    cols = {"unit_id": ["a1", "b2", "c3", "d4"], "position": [0, 1, 2, 30],
+            "city_evidence": [None, "", "北京市", "a,b"],
+            "text": ['他说"好"，数据', "line\nbreak", "cr\ronly", "=HYPERLINK(x)"],
+            "p_data": np.array([0.1234, 1e-05, 0.0, 1.0]), "p_x": np.round(np.array([0.99995, 0.5, 1 / 3, 2e-4]), 4),
+            "labels": ["data;compute", "", "talent", ""]}
+    names = list(cols)
+    buf = io.StringIO()
+    write_csv(pd.DataFrame(cols)[names], buf, header=False)
+    assert csv_body(cols, names) == buf.getvalue().encode("utf-8")

@@ -24,8 +24,8 @@ from .documents import documents_path, documents_table
 from .pipeline import (MANIFEST_COLUMNS, UNIT_COLUMNS, PipelineOptions, excluded_by, not_read_summary, one_line,
                        process_file)
 from .settings import DEFAULT_EXCLUDE, DEFAULT_MAX_BYTES
-from .tables import (CSV_LINE_END, append_xlsx, atomic_path, check_output_path, manifest_path, output_lock,
-                     remove_stale_temps, safe_frame, safe_str, save_workbook, write_csv, write_table)
+from .tables import (CSV_LINE_END, append_xlsx, atomic_path, check_output_path, csv_body, manifest_path,
+                     output_lock, remove_stale_temps, safe_frame, safe_str, save_workbook, write_table)
 
 LABEL_FORMATS = (".csv", ".jsonl", ".parquet", ".xlsx")
 
@@ -78,6 +78,18 @@ def _write_ipc(columns: dict, sink) -> None:
         writer.write_table(table)
 
 
+def _part_bytes(columns: dict, part: str, names: list[str]) -> bytes:
+    """A file's part: for a CSV output its rows as the output's CSV lines (the output is then the parts
+    joined, formatted in the workers), else Arrow IPC."""
+    if part.endswith(".csv"):
+        return csv_body(columns, names)
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    _write_ipc(columns, sink)
+    return sink.getvalue().to_pybytes()
+
+
 def _label(task, model):
     """One file through the pipeline with the classifier: (state record, its columns or None)."""
     idx, path, source, part, options = task[:5]
@@ -91,23 +103,23 @@ def _label_file(task) -> dict:
     rec, columns = _label(task, model)
     if columns is not None:
         with atomic_path(task[3]) as tmp:
-            _write_ipc(columns, str(tmp))
+            if task[3].endswith(".csv"):
+                tmp.write_bytes(csv_body(columns, label_columns(model.categories_)))
+            else:
+                _write_ipc(columns, str(tmp))
         rec["part"] = Path(task[3]).name
     return rec
 
 
 def _label_file_remote(task, plugin_name: str):
     """A Dask task: one file with the worker's model; returns (record, part bytes or None)."""
-    import pyarrow as pa
-
     from .dask_runner import worker_model
 
-    rec, columns = _label(task, worker_model(plugin_name))
+    model = worker_model(plugin_name)
+    rec, columns = _label(task, model)
     if columns is None:
         return rec, None
-    sink = pa.BufferOutputStream()
-    _write_ipc(columns, sink)
-    return rec, sink.getvalue().to_pybytes()
+    return rec, _part_bytes(columns, task[3], label_columns(model.categories_))
 
 
 def _warm_up() -> None:
@@ -122,6 +134,11 @@ def _warm_up() -> None:
 
 
 # ------------------------------------------------------------------ the run
+
+def _part_ext(out: Path) -> str:
+    """Parts of a CSV output are CSV lines (joined as they are), else Arrow IPC."""
+    return ".csv" if out.suffix.lower() == ".csv" else ".arrow"
+
 
 def _parts_dir(out: Path) -> Path:
     return out.with_name(out.name + ".parts")
@@ -171,7 +188,7 @@ def _regular(path: Path) -> bool:
         return False
 
 
-def _schedule(files, parts: Path, done: dict, options: PipelineOptions, model):
+def _schedule(files, parts: Path, done: dict, options: PipelineOptions, model, part_ext: str = ".arrow"):
     """(tasks, records already known by input index, number of files kept from the interrupted run)."""
     from .duplicates import FileDeduper
 
@@ -195,7 +212,7 @@ def _schedule(files, parts: Path, done: dict, options: PipelineOptions, model):
             records[i] = done[key]
             resumed += 1
             continue
-        tasks.append(((i, str(path), source, str(parts / f"{key}.arrow"), options, model), key))
+        tasks.append(((i, str(path), source, str(parts / f"{key}{part_ext}"), options, model), key))
     return tasks, records, resumed
 
 
@@ -284,7 +301,7 @@ def _label_locked(paths, out: Path, clf, model_dir: Path, options: PipelineOptio
 
     parts = _parts_dir(out)
     state_file = parts / "state.jsonl"
-    run_id = {"model": clf.manifest_sha256_, "output": out.name}
+    run_id = {"model": clf.manifest_sha256_, "output": out.name, "parts": _part_ext(out)}
     if thresholds:
         run_id["thresholds"] = [float(t) for t in clf.thresholds_]
     done = _finished_records(parts, state_file, run_id, resume)
@@ -294,7 +311,7 @@ def _label_locked(paths, out: Path, clf, model_dir: Path, options: PipelineOptio
     if not state_file.exists() or not done:
         state_file.write_text(json.dumps(run_id) + "\n", encoding="utf-8")
 
-    tasks, records, resumed = _schedule(files, parts, done, options, clf)
+    tasks, records, resumed = _schedule(files, parts, done, options, clf, _part_ext(out))
     keys = {t[0]: key for t, key in tasks}
     bar = tqdm(total=len(tasks), desc="label", unit="file", disable=not progress, dynamic_ncols=True)
     with state_file.open("a", encoding="utf-8") as state:
@@ -318,7 +335,8 @@ def _write_outputs(out: Path, parts: Path, records: dict, columns: list[str], ma
     if not (manifest["status"] == "ok").any():  # exit 2 writes nothing
         _discard(parts, out.parent if made_folder else None)
         raise AipolicyError(f"no input file could be labelled ({not_read_summary(manifest)})")
-    n_units = _assemble(out, [parts / r["part"] for r in ordered if r["status"] == "ok"], columns)
+    ok = [r for r in ordered if r["status"] == "ok"]
+    n_units = _assemble(out, [parts / r["part"] for r in ok], columns, sum(int(r["units"]) for r in ok))
     write_table(manifest, manifest_path(out))
     documents = documents_table([d for r in ordered for d in r.get("documents") or ()])
     write_table(documents, documents_path(out))
@@ -335,8 +353,9 @@ def _discard(parts: Path, made_folder: Path | None) -> None:
             pass
 
 
-def _assemble(out: Path, parts: list[Path], columns: list[str]) -> int:
-    """Stream the parts, in order, into the output format; one part in memory at a time."""
+def _assemble(out: Path, parts: list[Path], columns: list[str], units: int) -> int:
+    """Stream the parts, in order, into the output format; one part in memory at a time. A CSV output
+    is its header and the parts' bytes joined (``units`` rows)."""
     ext = out.suffix.lower()
     n = 0
     with atomic_path(out) as tmp:
@@ -370,15 +389,17 @@ def _assemble(out: Path, parts: list[Path], columns: list[str]) -> int:
                 append_xlsx(ws, df)  # text cells are never formulas; control characters escaped
                 n += len(df)
             save_workbook(wb, tmp)  # byte-identical for the same content
+        elif ext == ".csv":
+            with open(tmp, "wb") as fh:
+                fh.write(("\ufeff" + ",".join(columns) + CSV_LINE_END).encode("utf-8"))
+                for p in parts:
+                    with open(p, "rb") as part:
+                        shutil.copyfileobj(part, fh)
+            n = units
         else:
-            with open(tmp, "w", encoding="utf-8-sig" if ext == ".csv" else "utf-8", newline="") as fh:
-                if ext == ".csv":
-                    fh.write(",".join(columns) + CSV_LINE_END)
+            with open(tmp, "w", encoding="utf-8", newline="") as fh:
                 for p in parts:
                     df = pd.read_feather(p)[columns]
-                    if ext == ".csv":
-                        write_csv(df, fh, header=False)
-                    else:
-                        safe_frame(df).to_json(fh, orient="records", lines=True, force_ascii=False)
+                    safe_frame(df).to_json(fh, orient="records", lines=True, force_ascii=False)
                     n += len(df)
     return n
