@@ -89,3 +89,55 @@ def test_label_with_shipped_default_model(tmp_path, policy_txt):
     by_text = dict(zip(df["text"], df["labels"].fillna("")))
     assert "compute" in by_text[df["text"][1]]
     assert "talent" in by_text[df["text"][5]]
+
+
+def _same_rows(dataset: Path, csv: Path) -> None:
+    """The dataset reads back with pandas as the CSV output's rows, in the same order."""
+    got, want = pd.read_parquet(dataset), read_table(csv)
+    assert list(got.columns) == list(want.columns) and len(got) == len(want)
+    pd.testing.assert_frame_equal(got.fillna("").astype(str), want.fillna("").astype(str), check_dtype=False)
+
+
+def test_parquet_dataset_has_the_csv_rows(inputs, trained, tmp_path, monkeypatch):
+    monkeypatch.setattr(batch, "DATASET_PART_ROWS", 10)  # several part files: their name order is row order
+    monkeypatch.setattr(batch, "DATASET_GROUP_ROWS", 4)
+    csv, ds = tmp_path / "l.csv", tmp_path / "ds"
+    label_files([inputs], csv, model=_model(trained), jobs=1)
+    run = label_files([inputs], ds, model=_model(trained), jobs=2, output_format="parquet-dataset")
+    assert run.units == 48
+    assert sorted(p.name for p in ds.iterdir()) == [f"part-{i:05d}.parquet" for i in range(5)]
+    _same_rows(ds, csv)
+    assert Path(f"{ds}.manifest.csv").read_bytes() == Path(f"{csv}.manifest.csv").read_bytes()
+    assert not Path(f"{ds}.parts").exists() and not list(tmp_path.glob(".ds*"))
+    label_files([inputs / "甲市.txt"], ds, model=_model(trained), output_format="parquet-dataset")
+    assert len(pd.read_parquet(ds)) < 48  # a new run replaces the whole dataset
+
+
+def test_parquet_dataset_refuses_a_folder_of_other_files(inputs, trained, tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(AipolicyError, match="not a Parquet dataset"):
+        label_files([inputs], tmp_path / "mine", model=_model(trained), output_format="parquet-dataset")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+def test_parquet_dataset_resume_and_cli(inputs, trained, tmp_path, monkeypatch, capsys):
+    ds, csv = tmp_path / "ds", tmp_path / "l.csv"
+    real, calls = batch._label_file, []
+
+    def flaky(task):
+        calls.append(task[1])
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real(task)
+
+    monkeypatch.setattr(batch, "_label_file", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        label_files([inputs], ds, model=_model(trained), jobs=1, output_format="parquet-dataset")
+    monkeypatch.undo()
+    assert not ds.exists()
+    assert main(["label", str(inputs), "-o", str(ds), "--format", "parquet-dataset", "--resume", "-q",
+                 "-m", _model(trained)]) == 0
+    assert "(3 files kept from the interrupted run)" in capsys.readouterr().out
+    label_files([inputs], csv, model=_model(trained), jobs=1)
+    _same_rows(ds, csv)

@@ -166,3 +166,20 @@ def test_threshold_override_reaches_the_workers(inputs, trained, cluster, tmp_pa
     label_files([inputs], remote, model=str(trained[0]), dask=cluster.scheduler_address, thresholds={"compute": 0.0})
     _same_outputs(local, remote)
     assert "compute" in remote.read_text(encoding="utf-8-sig").splitlines()[1]
+
+
+def test_dask_parquet_dataset_identical_to_local(inputs, trained, cluster, tmp_path):
+    import pandas as pd
+
+    from aipolicy.tables import read_table
+
+    local, remote, csv = tmp_path / "local_ds", tmp_path / "dask_ds", tmp_path / "l.csv"
+    label_files([inputs], local, model=str(trained[0]), jobs=1, output_format="parquet-dataset")
+    label_files([inputs], remote, model=str(trained[0]), dask=cluster.scheduler_address,
+                output_format="parquet-dataset")
+    label_files([inputs], csv, model=str(trained[0]), jobs=1)
+    names = sorted(p.name for p in local.iterdir())
+    assert names == sorted(p.name for p in remote.iterdir()) == ["part-00000.parquet"]
+    assert all(_digest(local / n) == _digest(remote / n) for n in names)
+    got, want = pd.read_parquet(remote), read_table(csv)
+    pd.testing.assert_frame_equal(got.fillna("").astype(str), want.fillna("").astype(str), check_dtype=False)

@@ -12,6 +12,7 @@ import hashlib
 from functools import partial
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +25,14 @@ from .documents import documents_path, documents_table
 from .pipeline import (MANIFEST_COLUMNS, UNIT_COLUMNS, PipelineOptions, excluded_by, not_read_summary, one_line,
                        process_file)
 from .settings import DEFAULT_EXCLUDE, DEFAULT_MAX_BYTES
-from .tables import (CSV_LINE_END, append_xlsx, atomic_path, check_output_path, csv_body, manifest_path,
+from .tables import (CSV_LINE_END, append_xlsx, atomic_dir, atomic_path, check_output_path, csv_body, manifest_path,
                      output_lock, remove_stale_temps, safe_frame, safe_str, save_workbook, write_table)
 
 LABEL_FORMATS = (".csv", ".jsonl", ".parquet", ".xlsx")
+DATASET = "parquet-dataset"  # --format parquet-dataset: OUT is a folder of Parquet part files
+DATASET_PART_ROWS = 200_000  # rows per part file of a dataset
+DATASET_GROUP_ROWS = 50_000  # rows per Parquet row group (bounds the rows held while writing)
+_DATASET_PART = re.compile(r"part-\d+\.parquet")
 
 
 def label_columns(categories) -> list[str]:
@@ -135,9 +140,34 @@ def _warm_up() -> None:
 
 # ------------------------------------------------------------------ the run
 
-def _part_ext(out: Path) -> str:
+def _part_ext(kind: str) -> str:
     """Parts of a CSV output are CSV lines (joined as they are), else Arrow IPC."""
-    return ".csv" if out.suffix.lower() == ".csv" else ".arrow"
+    return ".csv" if kind == ".csv" else ".arrow"
+
+
+def _output_kind(output, output_format: str | None) -> tuple[Path, str]:
+    """(output path, its format: one of LABEL_FORMATS or DATASET); a dataset folder must be new or one
+    written before by this command (it is replaced as a whole)."""
+    if output_format in (None, ""):
+        return check_output_path(output, LABEL_FORMATS), Path(output).suffix.lower()
+    if output_format != DATASET:
+        fmt = "." + output_format.lstrip(".").lower()
+        if fmt not in LABEL_FORMATS:
+            raise AipolicyError(f"unknown output format {output_format!r} (one of: "
+                                f"{', '.join(f[1:] for f in LABEL_FORMATS)}, {DATASET})")
+        if Path(output).suffix.lower() != fmt:
+            raise AipolicyError(f"output {output} must end in {fmt} for --format {output_format}")
+        return Path(output), fmt
+    out = Path(output)
+    if out.exists() and not _is_dataset(out):
+        raise AipolicyError(f"{out} exists and is not a Parquet dataset written by aipolicy label; give a new "
+                            "folder name")
+    return out, DATASET
+
+
+def _is_dataset(path: Path) -> bool:
+    """A folder holding only part files of an earlier dataset output (safe to replace)."""
+    return path.is_dir() and not path.is_symlink() and all(_DATASET_PART.fullmatch(p.name) for p in path.iterdir())
 
 
 def _parts_dir(out: Path) -> Path:
@@ -261,9 +291,12 @@ def _results(work: list, clf, model_dir: Path, jobs: int, thresholds: dict | Non
 def label_files(paths, output, *, model=None, models_dir=None, jobs: int = 1, resume: bool = False,
                 max_bytes: int = DEFAULT_MAX_BYTES, exclude=DEFAULT_EXCLUDE, progress: bool = False,
                 thresholds: dict | None = None, dask: str | None = None,
-                options: PipelineOptions | None = None, limits=None) -> LabelRun:
+                options: PipelineOptions | None = None, limits=None, output_format: str | None = None) -> LabelRun:
     """Label files and folders into ``output`` (.csv, .jsonl, .parquet or .xlsx), its manifest and its
-    documents table (``OUT.documents.csv``); ``thresholds`` ({category: value}) overrides the model's;
+    documents table (``OUT.documents.csv``). ``output_format="parquet-dataset"`` makes ``output`` a folder
+    of Parquet part files (a dataset for ``pandas.read_parquet(output)`` or ``pyarrow.dataset``, for runs too
+    large for one file; see ``_write_dataset``); by default the format is the output's extension.
+    ``thresholds`` ({category: value}) overrides the model's;
     ``options`` overrides ``max_bytes``, ``exclude`` and ``limits``. ``dask`` runs the files on a Dask cluster
     (a scheduler address, or 'local' for a LocalCluster of ``jobs`` workers) instead of local processes;
     the output is the same. When no file can be labelled nothing is written and AipolicyError is raised.
@@ -273,7 +306,7 @@ def label_files(paths, output, *, model=None, models_dir=None, jobs: int = 1, re
     """
     from .models import load_predictor, override_thresholds, resolve_model
 
-    out = check_output_path(output, LABEL_FORMATS)
+    out, kind = _output_kind(output, output_format)
     made_folder = not out.parent.exists()
     out.parent.mkdir(parents=True, exist_ok=True)  # for the lock; removed again if nothing is written
     options = options or PipelineOptions(max_bytes=max_bytes, exclude=tuple(exclude), limits=limits)
@@ -283,7 +316,7 @@ def label_files(paths, output, *, model=None, models_dir=None, jobs: int = 1, re
             model_dir = resolve_model(model, models_dir)
             clf = override_thresholds(load_predictor(model_dir), thresholds)  # verified once, up front
             return _label_locked(paths, out, clf, model_dir, options, jobs=jobs, resume=resume,
-                                 progress=progress, thresholds=thresholds, dask=dask)
+                                 progress=progress, thresholds=thresholds, dask=dask, kind=kind)
     finally:
         if made_folder:
             try:
@@ -293,7 +326,7 @@ def label_files(paths, output, *, model=None, models_dir=None, jobs: int = 1, re
 
 
 def _label_locked(paths, out: Path, clf, model_dir: Path, options: PipelineOptions, *, jobs: int, resume: bool,
-                  progress: bool, thresholds: dict | None, dask: str | None) -> LabelRun:
+                  progress: bool, thresholds: dict | None, dask: str | None, kind: str) -> LabelRun:
     from tqdm.auto import tqdm
 
     cats = list(clf.categories_)
@@ -301,7 +334,7 @@ def _label_locked(paths, out: Path, clf, model_dir: Path, options: PipelineOptio
 
     parts = _parts_dir(out)
     state_file = parts / "state.jsonl"
-    run_id = {"model": clf.manifest_sha256_, "output": out.name, "parts": _part_ext(out)}
+    run_id = {"model": clf.manifest_sha256_, "output": out.name, "format": kind}
     if thresholds:
         run_id["thresholds"] = [float(t) for t in clf.thresholds_]
     done = _finished_records(parts, state_file, run_id, resume)
@@ -311,7 +344,7 @@ def _label_locked(paths, out: Path, clf, model_dir: Path, options: PipelineOptio
     if not state_file.exists() or not done:
         state_file.write_text(json.dumps(run_id) + "\n", encoding="utf-8")
 
-    tasks, records, resumed = _schedule(files, parts, done, options, clf, _part_ext(out))
+    tasks, records, resumed = _schedule(files, parts, done, options, clf, _part_ext(kind))
     keys = {t[0]: key for t, key in tasks}
     bar = tqdm(total=len(tasks), desc="label", unit="file", disable=not progress, dynamic_ncols=True)
     with state_file.open("a", encoding="utf-8") as state:
@@ -323,11 +356,11 @@ def _label_locked(paths, out: Path, clf, model_dir: Path, options: PipelineOptio
             bar.update(1)
     bar.close()
 
-    manifest, n_units, documents = _write_outputs(out, parts, records, label_columns(cats), False)
+    manifest, n_units, documents = _write_outputs(out, parts, records, label_columns(cats), False, kind)
     return LabelRun(out, manifest, n_units, resumed, cats, clf.card_, documents)
 
 
-def _write_outputs(out: Path, parts: Path, records: dict, columns: list[str], made_folder: bool):
+def _write_outputs(out: Path, parts: Path, records: dict, columns: list[str], made_folder: bool, kind: str):
     """Output, manifest and documents table from the finished records, in input order; (manifest,
     units written, documents). Nothing is written when no file was labelled (AipolicyError)."""
     ordered = [records[i] for i in sorted(records)]
@@ -336,7 +369,7 @@ def _write_outputs(out: Path, parts: Path, records: dict, columns: list[str], ma
         _discard(parts, out.parent if made_folder else None)
         raise AipolicyError(f"no input file could be labelled ({not_read_summary(manifest)})")
     ok = [r for r in ordered if r["status"] == "ok"]
-    n_units = _assemble(out, [parts / r["part"] for r in ok], columns, sum(int(r["units"]) for r in ok))
+    n_units = _assemble(out, [parts / r["part"] for r in ok], columns, sum(int(r["units"]) for r in ok), kind)
     write_table(manifest, manifest_path(out))
     documents = documents_table([d for r in ordered for d in r.get("documents") or ()])
     write_table(documents, documents_path(out))
@@ -353,53 +386,104 @@ def _discard(parts: Path, made_folder: Path | None) -> None:
             pass
 
 
-def _assemble(out: Path, parts: list[Path], columns: list[str], units: int) -> int:
-    """Stream the parts, in order, into the output format; one part in memory at a time. A CSV output
-    is its header and the parts' bytes joined (``units`` rows)."""
-    ext = out.suffix.lower()
-    n = 0
+def _assemble(out: Path, parts: list[Path], columns: list[str], units: int, kind: str) -> int:
+    """Stream the parts, in order, into the output format; one part in memory at a time. Returns the
+    number of rows written (a CSV output is its header and the parts' bytes joined: ``units`` rows)."""
+    if kind == DATASET:
+        return _write_dataset(out, parts, columns)
     with atomic_path(out) as tmp:
-        if ext == ".parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            writer = None
-            import pyarrow.feather as feather
-
-            for p in parts:
-                table = feather.read_table(p).select(columns)
-                if writer is None:
-                    # the schema pandas gives the first part (string types and pandas metadata), as when
-                    # parts were written through pandas: the same Parquet bytes as before
-                    writer = pq.ParquetWriter(tmp, pa.Schema.from_pandas(table.to_pandas()))
-                writer.write_table(table.cast(writer.schema))
-                n += table.num_rows
-            if writer is None:
-                pq.write_table(pa.table({c: pa.array([], pa.string()) for c in columns}), tmp)
-            else:
-                writer.close()
-        elif ext == ".xlsx":
-            from openpyxl import Workbook
-
-            wb = Workbook(write_only=True)
-            ws = wb.create_sheet("labels")
-            ws.append(columns)
-            for p in parts:
-                df = pd.read_feather(p)[columns]
-                append_xlsx(ws, df)  # text cells are never formulas; control characters escaped
-                n += len(df)
-            save_workbook(wb, tmp)  # byte-identical for the same content
-        elif ext == ".csv":
+        if kind == ".csv":
             with open(tmp, "wb") as fh:
                 fh.write(("\ufeff" + ",".join(columns) + CSV_LINE_END).encode("utf-8"))
                 for p in parts:
                     with open(p, "rb") as part:
                         shutil.copyfileobj(part, fh)
-            n = units
-        else:
-            with open(tmp, "w", encoding="utf-8", newline="") as fh:
-                for p in parts:
-                    df = pd.read_feather(p)[columns]
-                    safe_frame(df).to_json(fh, orient="records", lines=True, force_ascii=False)
-                    n += len(df)
+            return units
+        return {".parquet": _write_parquet, ".xlsx": _write_xlsx, ".jsonl": _write_jsonl}[kind](tmp, parts, columns)
+
+
+def _write_parquet(tmp: Path, parts: list[Path], columns: list[str]) -> int:
+    import pyarrow as pa
+    import pyarrow.feather as feather
+    import pyarrow.parquet as pq
+
+    writer, n = None, 0
+    for p in parts:
+        table = feather.read_table(p).select(columns)
+        if writer is None:
+            # the schema pandas gives the first part (string types and pandas metadata), as when
+            # parts were written through pandas: the same Parquet bytes as before
+            writer = pq.ParquetWriter(tmp, pa.Schema.from_pandas(table.to_pandas()))
+        writer.write_table(table.cast(writer.schema))
+        n += table.num_rows
+    if writer is None:
+        pq.write_table(pa.table({c: pa.array([], pa.string()) for c in columns}), tmp)
+    else:
+        writer.close()
+    return n
+
+
+def _write_xlsx(tmp: Path, parts: list[Path], columns: list[str]) -> int:
+    import pandas as pd
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("labels")
+    ws.append(columns)
+    n = 0
+    for p in parts:
+        df = pd.read_feather(p)[columns]
+        append_xlsx(ws, df)  # text cells are never formulas; control characters escaped
+        n += len(df)
+    save_workbook(wb, tmp)  # byte-identical for the same content
+    return n
+
+
+def _write_jsonl(tmp: Path, parts: list[Path], columns: list[str]) -> int:
+    import pandas as pd
+
+    n = 0
+    with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        for p in parts:
+            df = pd.read_feather(p)[columns]
+            safe_frame(df).to_json(fh, orient="records", lines=True, force_ascii=False)
+            n += len(df)
+    return n
+
+
+def _dataset_schema(columns: list[str]):
+    import pyarrow as pa
+
+    return pa.schema([(c, pa.int64() if c == "position" else pa.float64() if c.startswith("p_") else pa.string())
+                      for c in columns])
+
+
+def _write_dataset(out: Path, parts: list[Path], columns: list[str]) -> int:
+    """The parts, in input order, as a Parquet dataset: files ``part-00000.parquet``, … of at most
+    ``DATASET_PART_ROWS`` rows each (row groups of ``DATASET_GROUP_ROWS``), one schema (text columns
+    string, position int64, probabilities double), written by ``pyarrow.dataset.write_dataset`` into a
+    temporary folder beside ``out`` that then replaces it: readers see the old dataset or the new one."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+    import pyarrow.feather as feather
+
+    schema = _dataset_schema(columns)
+    n = 0
+
+    def batches():
+        nonlocal n
+        for p in parts:  # one part in memory at a time
+            table = feather.read_table(p).select(columns).cast(schema)
+            n += table.num_rows
+            yield from table.to_batches()
+
+    with atomic_dir(out) as tmp:
+        ds.write_dataset(pa.RecordBatchReader.from_batches(schema, batches()), tmp, format="parquet",
+                         basename_template="part-{i}.parquet", preserve_order=True, use_threads=False,
+                         max_rows_per_file=DATASET_PART_ROWS, min_rows_per_group=DATASET_GROUP_ROWS,
+                         max_rows_per_group=DATASET_GROUP_ROWS, existing_data_behavior="overwrite_or_ignore")
+        written = sorted(tmp.glob("part-*.parquet"), key=lambda f: int(f.stem[5:]))
+        width = max(5, len(str(len(written) - 1)))
+        for i, f in enumerate(written):  # zero-padded: name order is row order for every reader
+            f.rename(tmp / f"part-{i:0{width}d}.parquet")
     return n

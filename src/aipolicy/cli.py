@@ -371,7 +371,7 @@ def cmd_label(args) -> int:
 
     run = label_files(args.paths, args.output, model=_model_folder(args), models_dir=None, jobs=args.jobs,
                       resume=args.resume, options=_read_options(args), progress=_progress(args),
-                      thresholds=_thresholds(args), dask=args.dask)
+                      thresholds=_thresholds(args), dask=args.dask, output_format=args.format)
     from .documents import documents_path
     from .tables import manifest_path
 
@@ -601,7 +601,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "an interrupted run continues with --resume.")
     _add_common_input(p)
     p.add_argument("-o", "--output", required=True, metavar="OUT",
-                   help="output table: .csv (UTF-8 with BOM, opens in Excel), .jsonl, .parquet or .xlsx")
+                   help="output table: .csv (UTF-8 with BOM, opens in Excel), .jsonl, .parquet or .xlsx; with "
+                        "--format parquet-dataset, a folder")
+    p.add_argument("--format", default=None, choices=["csv", "jsonl", "parquet", "xlsx", "parquet-dataset"],
+                   help="output format (default: OUT's extension). parquet-dataset, for large runs: OUT is a folder "
+                        "of Parquet files part-00000.parquet, … (200,000 rows each, in input order; read it with "
+                        "pandas.read_parquet(OUT) or pyarrow.dataset), written into a temporary folder that then "
+                        "replaces OUT; the manifest and documents table are OUT.manifest.csv, OUT.documents.csv")
     p.add_argument("-m", "--model", default=None,
                    help="model name (looked up in --models-dir, then in the package; default: 'default', "
                         "the shipped model) or a model folder given as a path (./NAME, DIR/NAME)")

@@ -47,6 +47,32 @@ def atomic_path(path: str | os.PathLike):
         raise
 
 
+@contextmanager
+def atomic_dir(path: str | os.PathLike):
+    """Yield a new temporary folder beside ``path``; on success it takes the place of ``path`` (an earlier
+    folder there is moved aside in one rename, then removed), else it is removed."""
+    import shutil
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700
+        old = None
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+            os.replace(path, old / "old")
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 CSV_LINE_END = "\r\n"  # with "\n" alone, Python's csv writer leaves a field holding "\r" unquoted
 # what openpyxl refuses in a cell (C0 controls other than tab, newline, carriage return)
 _XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -207,7 +233,12 @@ def remove_stale_temps(out: str | os.PathLike, suffixes=("", ".manifest.csv", ".
     n = 0
     for p in out.parent.glob(f".{out.name}*.tmp"):
         if pattern.fullmatch(p.name):
-            p.unlink(missing_ok=True)
+            if p.is_dir() and not p.is_symlink():  # a dataset folder being written (atomic_dir)
+                import shutil
+
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
             n += 1
     return n
 
