@@ -6,7 +6,7 @@ import pytest
 import scipy.sparse as sp
 
 from aipolicy.ingest import _FULLWIDTH, halfwidth
-from aipolicy.predictor import count_matrix, label_strings, top_terms
+from aipolicy.predictor import count_matrix, cue_presence, label_strings, mask_columns, top_terms
 
 
 def _plain_top_terms(X, predicted, coef, names, k=3):
@@ -116,3 +116,41 @@ def test_csv_body_equals_pandas_csv():
     buf = io.StringIO()
     write_csv(pd.DataFrame(cols)[names], buf, header=False)
     assert csv_body(cols, names) == buf.getvalue().encode("utf-8")
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_scipy_free_sparse_arithmetic_is_bit_identical(seed):
+    # the label path's Csr operations against the scipy operations they replace: same bits
+    import scipy.sparse as sp
+
+    from aipolicy.predictor import _count_csr, _cue_csr, _mask_csr, _tfidf, cue_pattern
+
+    rng = np.random.default_rng(seed)
+    n, width = 40, 300
+    rows = np.sort(rng.integers(0, n - 3, 2000))  # the last rows stay empty
+    counts = _count_csr(rows, rng.integers(0, width, 2000), (n, width))
+    idf = rng.uniform(1, 9, width)
+    keep = np.sort(rng.choice(width, 200, replace=False))
+    W = rng.normal(size=(width, 6))
+
+    ref = mask_columns(counts.tocsr(), keep)  # the scipy versions
+    ref = ref.astype(np.float64, copy=True)
+    np.log(ref.data, out=ref.data)
+    ref.data += 1.0
+    ref.data *= idf[ref.indices]
+    norms = np.sqrt(np.asarray(sp.csr_matrix((ref.data * ref.data, ref.indices, ref.indptr),
+                                             shape=ref.shape).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    ref.data /= np.repeat(norms, np.diff(ref.indptr))
+    got = _tfidf(_mask_csr(counts, keep), idf)
+    assert np.array_equal(got.indptr, ref.indptr) and np.array_equal(got.indices, ref.indices)
+    assert np.array_equal(got.data, ref.data)
+    assert np.array_equal(got.dot_dense(W), ref @ W)
+
+    terms = ["数据", "数据要素", "算力", "人才", "模型"]
+    texts = ["数据要素和算力", "", "人才人才模型数据", "无关", "算力数据模型人才数据要素"]
+    cues = _cue_csr(texts, terms, cue_pattern(terms))
+    ref_cues = cue_presence(texts, terms)
+    assert np.array_equal(cues.tocsr().toarray(), ref_cues.toarray())
+    assert np.array_equal(cues.indices, ref_cues.indices) and np.array_equal(cues.indptr, ref_cues.indptr)
+    assert np.array_equal(cues.dot_dense(W[:5]), ref_cues @ W[:5])

@@ -17,16 +17,14 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
 from .errors import AipolicyError
 from .ingest import discover
-from .documents import documents_path, documents_table
-from .pipeline import (MANIFEST_COLUMNS, UNIT_COLUMNS, PipelineOptions, excluded_by, not_read_summary, one_line,
+from .documents import document_records, documents_path
+from .pipeline import (DOCUMENT_COLUMNS, MANIFEST_COLUMNS, UNIT_COLUMNS, PipelineOptions, excluded_by, not_read_summary, one_line,
                        process_file)
 from .settings import DEFAULT_EXCLUDE, DEFAULT_MAX_BYTES
 from .tables import (CSV_LINE_END, append_xlsx, atomic_dir, atomic_path, check_output_path, csv_body, manifest_path,
-                     output_lock, remove_stale_temps, safe_frame, safe_str, save_workbook, write_table)
+                     output_lock, remove_stale_temps, safe_frame, safe_str, save_workbook, write_rows_csv)
 
 LABEL_FORMATS = (".csv", ".jsonl", ".parquet", ".xlsx")
 DATASET = "parquet-dataset"  # --format parquet-dataset: OUT is a folder of Parquet part files
@@ -42,17 +40,35 @@ def label_columns(categories) -> list[str]:
 @dataclass
 class LabelRun:
     output: Path
-    manifest: pd.DataFrame
+    manifest_rows: list  # MANIFEST_COLUMNS dicts, in input order (``manifest`` is the DataFrame view)
     units: int
     resumed_files: int
     categories: list
     model_card: dict
-    documents: pd.DataFrame | None = None  # DOCUMENT_COLUMNS, one row per document labelled
+    document_rows: list | None = None  # DOCUMENT_COLUMNS dicts, one per document labelled
+
+    @property
+    def manifest(self) -> pd.DataFrame:
+        """The manifest as a DataFrame (built on first use: the label command itself needs no pandas)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.manifest_rows, columns=MANIFEST_COLUMNS)
+
+    @property
+    def documents(self) -> pd.DataFrame | None:
+        """The documents table as a DataFrame (``documents.documents_table``'s columns and types)."""
+        if self.document_rows is None:
+            return None
+        import pandas as pd
+
+        df = pd.DataFrame(self.document_rows, columns=DOCUMENT_COLUMNS)
+        df["year"] = df["year"].astype("Int64")
+        return df
 
     def summary(self) -> str:
-        ok = int((self.manifest["status"] == "ok").sum())
-        dup = int((self.manifest["status"] == "duplicate").sum())
-        return (f"{ok} files labelled, {len(self.manifest) - ok - dup} skipped"
+        statuses = [r["status"] for r in self.manifest_rows]
+        ok, dup = statuses.count("ok"), statuses.count("duplicate")
+        return (f"{ok} files labelled, {len(statuses) - ok - dup} skipped"
                 + (f", {dup} duplicate files" if dup else "") + f", {self.units} units"
                 + (f" ({self.resumed_files} files kept from the interrupted run)" if self.resumed_files else ""))
 
@@ -364,15 +380,15 @@ def _write_outputs(out: Path, parts: Path, records: dict, columns: list[str], ma
     """Output, manifest and documents table from the finished records, in input order; (manifest,
     units written, documents). Nothing is written when no file was labelled (AipolicyError)."""
     ordered = [records[i] for i in sorted(records)]
-    manifest = pd.DataFrame(ordered)[MANIFEST_COLUMNS]
-    if not (manifest["status"] == "ok").any():  # exit 2 writes nothing
+    manifest = [{c: r[c] for c in MANIFEST_COLUMNS} for r in ordered]
+    ok = [r for r in ordered if r["status"] == "ok"]
+    if not ok:  # exit 2 writes nothing
         _discard(parts, out.parent if made_folder else None)
         raise AipolicyError(f"no input file could be labelled ({not_read_summary(manifest)})")
-    ok = [r for r in ordered if r["status"] == "ok"]
     n_units = _assemble(out, [parts / r["part"] for r in ok], columns, sum(int(r["units"]) for r in ok), kind)
-    write_table(manifest, manifest_path(out))
-    documents = documents_table([d for r in ordered for d in r.get("documents") or ()])
-    write_table(documents, documents_path(out))
+    write_rows_csv(manifest, MANIFEST_COLUMNS, manifest_path(out))
+    documents = document_records([d for r in ordered for d in r.get("documents") or ()])
+    write_rows_csv(documents, DOCUMENT_COLUMNS, documents_path(out))
     shutil.rmtree(parts, ignore_errors=True)
     return manifest, n_units, documents
 

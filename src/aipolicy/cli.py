@@ -36,19 +36,24 @@ def _explicit_failures(args, manifest) -> int:
     from .tables import safe_str
 
     named = {safe_str(str(Path(p))) for p in args.paths if os.path.lexists(p) and not Path(p).is_dir()}
-    bad = manifest[(manifest["status"] == "skipped") & manifest["file"].isin(named)]
-    for r in bad.itertuples():
-        print(f"aipolicy {args.command}: error: {r.file} could not be read: {r.reason}", file=sys.stderr)
+    bad = [r for r in _rows(manifest) if r["status"] == "skipped" and r["file"] in named]
+    for r in bad:
+        print(f"aipolicy {args.command}: error: {r['file']} could not be read: {r['reason']}", file=sys.stderr)
     return len(bad)
+
+
+def _rows(manifest) -> list[dict]:
+    """A manifest given as a DataFrame or as a list of row dicts, as row dicts."""
+    return manifest.to_dict("records") if hasattr(manifest, "to_dict") else list(manifest or ())
 
 
 def _internal_failures(args, manifest) -> int:
     """Report the files that met an internal error (listed as skipped, the rest was written); count."""
-    from .pipeline import internal_errors
+    from .pipeline import INTERNAL_ERROR
 
-    bad = internal_errors(manifest)
-    for r in bad.itertuples():
-        print(f"aipolicy {args.command}: {r.reason} — on file {r.file}", file=sys.stderr)
+    bad = [r for r in _rows(manifest) if str(r["reason"]).startswith(INTERNAL_ERROR)]
+    for r in bad:
+        print(f"aipolicy {args.command}: {r['reason']} — on file {r['file']}", file=sys.stderr)
     args.internal_errors = getattr(args, "internal_errors", 0) + len(bad)
     return len(bad)
 
@@ -345,7 +350,7 @@ def cmd_models_show(args) -> int:
 
 
 def _thresholds(args) -> dict[str, float]:
-    from .evaluation import parse_thresholds
+    from .models import parse_thresholds
 
     return parse_thresholds(getattr(args, "threshold", None))
 
@@ -377,7 +382,7 @@ def cmd_label(args) -> int:
 
     print(f"{run.summary()} -> {run.output} (manifest: {manifest_path(run.output)}, "
           f"documents: {documents_path(run.output)}){_model_note(args)}")
-    return _exit_status(args, run.manifest)
+    return _exit_status(args, run.manifest_rows)
 
 
 def cmd_evaluate(args) -> int:

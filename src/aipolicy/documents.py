@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pandas as pd
-
 from .duplicates import DocumentDeduper, sketch
 from .metadata import DOCUMENT_COLUMNS
 
@@ -31,6 +29,15 @@ def document_row(doc) -> dict:
 
 def documents_table(rows: list[dict]) -> pd.DataFrame:
     """Rows in input order → the documents table, near-duplicates flagged, one row per doc_id."""
+    import pandas as pd
+
+    df = pd.DataFrame(document_records(rows), columns=DOCUMENT_COLUMNS)
+    df["year"] = df["year"].astype("Int64")
+    return df
+
+
+def document_records(rows: list[dict]) -> list[dict]:
+    """``documents_table`` as a list of row dicts (no pandas): the label runner writes them directly."""
     dedupe = DocumentDeduper()
     seen: set[str] = set()
     out = []
@@ -41,9 +48,7 @@ def documents_table(rows: list[dict]) -> pd.DataFrame:
         r = dict(r)
         r["near_duplicate_of"] = dedupe.check(r["doc_id"], sk=tuple(r.pop(SKETCH_KEY, ()) or ()))
         out.append(r)
-    df = pd.DataFrame(out, columns=DOCUMENT_COLUMNS)
-    df["year"] = df["year"].astype("Int64")
-    return df
+    return out
 
 
 def documents_path(out: str | os.PathLike) -> Path:

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import AipolicyError
+from .models import parse_thresholds  # noqa: F401  (defined beside override_thresholds)
 from .tables import atomic_path, read_table
 
 ID_COLUMNS = ("unit_id", "id")
@@ -33,21 +34,6 @@ THRESHOLD_STEPS = np.round(np.arange(0.05, 0.951, 0.05), 2)
 
 
 # ------------------------------------------------------------------ input
-
-def parse_thresholds(items) -> dict[str, float]:
-    """``["data=0.4", ...]`` → ``{"data": 0.4}``; a clear error for anything else."""
-    out: dict[str, float] = {}
-    for item in items or []:
-        cat, sep, value = str(item).partition("=")
-        try:
-            v = float(value)
-        except ValueError:
-            v = float("nan")
-        if not sep or not cat.strip() or not (0.0 <= v <= 1.0):
-            raise AipolicyError(f"--threshold takes CATEGORY=VALUE with VALUE between 0 and 1, got {item!r}")
-        out[cat.strip()] = v
-    return out
-
 
 def _parse_corpora(items) -> dict[str, Path]:
     out: dict[str, Path] = {}

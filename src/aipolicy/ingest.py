@@ -17,8 +17,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator
 
-import pandas as pd
-
 from .errors import AipolicyError, SkipFile
 from .pipeline import (DOCUMENT_COLUMNS, MANIFEST_COLUMNS, UNIT_COLUMNS, FileResult, PipelineOptions,  # noqa: F401
                        excluded_by, process_file)
@@ -223,6 +221,8 @@ def read_table(path: Path, *, sheet: str | None = None, text_column: str | None 
     The text column is ``text_column`` or the one column named text/正文/内容/content (any case);
     SkipFile when it is missing or ambiguous.
     """
+    import pandas as pd
+
     from .readers import read_sheets, text_column as find_text_column
 
     ext = path.suffix.lower()
@@ -253,6 +253,8 @@ def read_table(path: Path, *, sheet: str | None = None, text_column: str | None 
 def _text_table(df: pd.DataFrame, col: str) -> pd.DataFrame:
     """The text column and the optional id, city and doc_id columns, by position (duplicated or
     differently-cased column names cannot clash)."""
+    import pandas as pd
+
     names = [str(c) for c in df.columns]
     data = {"text": df.iloc[:, names.index(str(col))].tolist()}
     for want in ("id", "city", "doc_id"):
@@ -269,6 +271,8 @@ def _title_of(paragraphs: list[str]) -> str:
 
 
 def _cell(v) -> str | None:
+    import pandas as pd
+
     if v is None:
         return None
     try:
@@ -440,6 +444,8 @@ def ingest_files(paths: Iterable[str | os.PathLike], *, max_bytes: int = DEFAULT
                  options: PipelineOptions | None = None, limits: Limits | None = None) -> IngestResult:
     """Ingest files and folders: units, manifest and documents table (near-duplicates flagged).
     ``limits`` (default: the defaults with ``max_bytes``) bound what one file may cost."""
+    import pandas as pd
+
     from .documents import documents_table
 
     frames, rows, docs = [], [], []

@@ -219,6 +219,21 @@ def load_model(name: str | os.PathLike | None = None, models_dir: str | os.PathL
     return obj
 
 
+def parse_thresholds(items) -> dict[str, float]:
+    """``["data=0.4", ...]`` → ``{"data": 0.4}``; a clear error for anything else."""
+    out: dict[str, float] = {}
+    for item in items or []:
+        cat, sep, value = str(item).partition("=")
+        try:
+            v = float(value)
+        except ValueError:
+            v = float("nan")
+        if not sep or not cat.strip() or not (0.0 <= v <= 1.0):
+            raise AipolicyError(f"--threshold takes CATEGORY=VALUE with VALUE between 0 and 1, got {item!r}")
+        out[cat.strip()] = v
+    return out
+
+
 def override_thresholds(model, overrides: dict | None):
     """Replace some of ``model.thresholds_`` ({category: value in [0, 1]}); unknown categories are an error."""
     if not overrides:

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-import pandas as pd
-
 from .errors import SkipFile
 from .limits import Limits, time_budget
 from .safe_read import check_entry
@@ -75,6 +73,8 @@ class FileResult:
         if self.columns is None:
             return None
         if "_units" not in self.__dict__:
+            import pandas as pd
+
             self.__dict__["_units"] = pd.DataFrame(self.columns)
         return self.__dict__["_units"]
 
@@ -181,14 +181,12 @@ def one_line(reason: str, limit: int = 300) -> str:
     return r if len(r) <= limit else r[:limit - 1] + "…"
 
 
-def internal_errors(manifest: pd.DataFrame) -> pd.DataFrame:
-    """The manifest rows of files that met an internal error (see the error policy above)."""
-    if manifest is None or not len(manifest):
-        return manifest
-    return manifest[manifest["reason"].astype(str).str.startswith(INTERNAL_ERROR)]
+def not_read_summary(manifest) -> str:
+    """'3 not read: 2× excluded by pattern 'README*'; 1× empty file' — why nothing could be read.
+    ``manifest``: a DataFrame or a list of row dicts."""
+    import re
+    from collections import Counter
 
-
-def not_read_summary(manifest: pd.DataFrame) -> str:
-    """'3 not read: 2× excluded by pattern 'README*'; 1× empty file' — why nothing could be read."""
-    reasons = manifest.loc[manifest["status"] != "ok", "reason"].str.replace(r" \(.*$", "", regex=True)
-    return f"{len(reasons)} not read: " + "; ".join(f"{n}× {r}" for r, n in reasons.value_counts().head(3).items())
+    rows = manifest.to_dict("records") if hasattr(manifest, "to_dict") else manifest
+    reasons = [re.sub(r" \(.*$", "", str(r["reason"])) for r in rows if r["status"] != "ok"]
+    return f"{len(reasons)} not read: " + "; ".join(f"{n}× {r}" for r, n in Counter(reasons).most_common(3))

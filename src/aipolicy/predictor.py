@@ -5,8 +5,16 @@ Batch labelling is the hot path. Importing scikit-learn alone costs about 1.9 s 
 per-call input validation adds up over thousands of small batches. ``Predictor`` holds the same
 learned numbers — word vocabulary and idf, character-hash mask and idf, cue terms, one weight
 vector, intercept and sigmoid calibration (a, b) per category, thresholds — and computes exactly
-the estimator's ``predict_proba`` with numpy and scipy (tested against it). It is written next to
+the estimator's ``predict_proba`` with numpy alone (tested against it). It is written next to
 the estimator at training time and checked by sha256 like it.
+
+The label path does not import scipy either (``import scipy.sparse`` pulls in its array-API layer,
+which walks numpy's attributes and imports numpy.f2py: 0.3 s of a 1 s short run). Its sparse matrices
+are :class:`Csr` — scipy's three CSR arrays — and every operation on them does scipy's arithmetic in
+scipy's order (row sums by ``np.add.reduceat`` as ``csr.sum(axis=1)``; products with the weights
+summed entry by entry in row order, as ``csr_matvecs``), so probabilities are bit-identical (tested).
+The public ``count_matrix``, ``char_ngram_counts`` and ``cue_presence`` still return scipy matrices
+for training.
 """
 from __future__ import annotations
 
@@ -14,7 +22,6 @@ import re
 from itertools import repeat
 
 import numpy as np
-import scipy.sparse as sp
 
 from .textnorm import normalise_all
 from .tokens import _cutter, tokenize
@@ -23,12 +30,47 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing multiplier
 _BASE = np.uint64(1_000_003)
 
 
-def count_matrix(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
-    """CSR matrix of how often each (row, col) pair occurs, indices sorted within rows.
+class Csr:
+    """A CSR matrix as scipy holds it (``data``, ``indices``, ``indptr``, ``shape``), without scipy."""
+
+    __slots__ = ("data", "indices", "indptr", "shape")
+
+    def __init__(self, data, indices, indptr, shape):
+        self.data, self.indices, self.indptr, self.shape = data, indices, indptr, tuple(shape)
+
+    @property
+    def nnz(self) -> int:
+        return len(self.data)
+
+    def row_ids(self) -> np.ndarray:
+        return np.repeat(np.arange(self.shape[0]), np.diff(self.indptr))
+
+    def tocsr(self):
+        import scipy.sparse as sp
+
+        return sp.csr_matrix((self.data, self.indices, self.indptr), shape=self.shape)
+
+    def dot_dense(self, W: np.ndarray) -> np.ndarray:
+        """``self @ W`` (W dense, shape[1] × k) with scipy's ``csr_matvecs`` arithmetic: each output
+        entry summed from 0 over the row's entries in order (``np.bincount`` adds in input order)."""
+        rows = self.row_ids()
+        out = np.zeros((self.shape[0], W.shape[1]))
+        for k in range(W.shape[1]):
+            out[:, k] = np.bincount(rows, weights=self.data * W[self.indices, k], minlength=self.shape[0])
+        return out
+
+
+def count_matrix(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]):
+    """CSR matrix (scipy) of how often each (row, col) pair occurs, indices sorted within rows.
 
     The same matrix as ``csr_matrix((ones, (rows, cols))).sum_duplicates()``, from one ``np.unique``
     over the flattened positions instead of scipy's COO → CSR conversion and per-row index sort.
     """
+    return _count_csr(rows, cols, shape).tocsr()
+
+
+def _count_csr(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> Csr:
+    """``count_matrix`` as a :class:`Csr`."""
     n_rows, width = shape
     key = rows.astype(np.int64) * width + cols.astype(np.int64)
     uniq, counts = np.unique(key, return_counts=True)
@@ -36,21 +78,24 @@ def count_matrix(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> 
     indptr = np.zeros(n_rows + 1, dtype=np.int64)
     np.cumsum(np.bincount(r, minlength=n_rows), out=indptr[1:])
     idx_dtype = np.int32 if max(width, len(uniq)) < 2**31 else np.int64
-    return sp.csr_matrix((counts.astype(np.float64), (uniq - r * width).astype(idx_dtype),
-                          indptr.astype(idx_dtype)), shape=shape)
+    return Csr(counts.astype(np.float64), (uniq - r * width).astype(idx_dtype), indptr.astype(idx_dtype), shape)
 
 
-def char_ngram_counts(texts, ngram_range=(2, 3), n_bits=18) -> sp.csr_matrix:
+def char_ngram_counts(texts, ngram_range=(2, 3), n_bits=18):
     """Counts of hashed character n-grams, in one vectorised pass (no n-gram crosses two texts).
 
     Each n-gram is hashed by a polynomial over its code points, then Fibonacci-hashed into
-    ``2**n_bits`` columns.
+    ``2**n_bits`` columns. A scipy CSR matrix (``_char_ngram_csr``: the same as a :class:`Csr`).
     """
+    return _char_ngram_csr(texts, ngram_range, n_bits).tocsr()
+
+
+def _char_ngram_csr(texts, ngram_range=(2, 3), n_bits=18) -> Csr:
     texts = [str(t) for t in texts]
     n_docs = len(texts)
     width = 1 << n_bits
     if n_docs == 0:
-        return sp.csr_matrix((0, width), dtype=np.float64)
+        return Csr(np.zeros(0), np.zeros(0, np.int32), np.zeros(1, np.int32), (0, width))
     joined = "\x00".join(texts) + "\x00"
     codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     lens = np.fromiter((len(t) + 1 for t in texts), dtype=np.int64, count=n_docs)
@@ -69,11 +114,11 @@ def char_ngram_counts(texts, ngram_range=(2, 3), n_bits=18) -> sp.csr_matrix:
         ok = (doc[:m] >= 0) & (doc[:m] == doc[n - 1:n - 1 + m])
         rows.append(doc[:m][ok])
         cols.append(((h[ok] + np.uint64(n)) * _MIX) >> shift)
-    return count_matrix(np.concatenate(rows), np.concatenate(cols), (n_docs, width))
+    return _count_csr(np.concatenate(rows), np.concatenate(cols), (n_docs, width))
 
 
-def mask_columns(X: sp.csr_matrix, keep: np.ndarray) -> sp.csr_matrix:
-    """Zero every column not in ``keep`` (in place) and drop the zeros."""
+def mask_columns(X, keep: np.ndarray):
+    """Zero every column not in ``keep`` (in place) and drop the zeros (a scipy CSR matrix)."""
     mask = np.zeros(X.shape[1], dtype=bool)
     mask[keep] = True
     X.data[~mask[X.indices]] = 0.0
@@ -81,23 +126,40 @@ def mask_columns(X: sp.csr_matrix, keep: np.ndarray) -> sp.csr_matrix:
     return X
 
 
+def _mask_csr(X: Csr, keep: np.ndarray) -> Csr:
+    """``mask_columns`` for a :class:`Csr` of counts (no zeros of its own): the entries of other columns
+    dropped."""
+    mask = np.zeros(X.shape[1], dtype=bool)
+    mask[keep] = True
+    kept = mask[X.indices]
+    indptr = np.zeros(len(X.indptr), dtype=X.indptr.dtype)
+    np.cumsum(np.bincount(X.row_ids()[kept], minlength=X.shape[0]), out=indptr[1:])
+    return Csr(X.data[kept], X.indices[kept], indptr, X.shape)
+
+
 def cue_pattern(terms) -> re.Pattern | None:
     """One alternation of the cue terms, longest first (so 数据要素 wins over 数据)."""
     return re.compile("|".join(map(re.escape, sorted(terms, key=len, reverse=True)))) if terms else None
 
 
-def cue_presence(texts, terms, pattern=None, width=None) -> sp.csr_matrix:
-    """0/1 matrix: which of ``terms`` (columns, in that order) each text contains."""
+def cue_presence(texts, terms, pattern=None, width=None):
+    """0/1 matrix (scipy CSR): which of ``terms`` (columns, in that order) each text contains."""
+    return _cue_csr(texts, terms, pattern, width).tocsr()
+
+
+def _cue_csr(texts, terms, pattern=None, width=None) -> Csr:
+    """``cue_presence`` as a :class:`Csr`, column indices sorted within each row (as scipy's COO → CSR
+    conversion leaves them)."""
     index = {t: i for i, t in enumerate(terms)}
     pattern = pattern if pattern is not None else cue_pattern(terms)
-    rows, cols = [], []
-    if pattern is not None:
-        for i, t in enumerate(texts):
-            for j in {index[m] for m in pattern.findall(str(t))}:
-                rows.append(i)
-                cols.append(j)
-    return sp.csr_matrix((np.ones(len(rows)), (rows, cols)),
-                         shape=(len(texts), len(terms) if width is None else width))
+    indptr, cols = [0], []
+    for t in texts if pattern is not None else ():
+        cols.extend(sorted({index[m] for m in pattern.findall(str(t))}))
+        indptr.append(len(cols))
+    if pattern is None:
+        indptr = [0] * (len(texts) + 1)
+    return Csr(np.ones(len(cols)), np.asarray(cols, dtype=np.int32), np.asarray(indptr, dtype=np.int32),
+               (len(texts), len(terms) if width is None else width))
 
 
 def top_terms(X, predicted, coef, names, k: int = 3) -> list[str]:
@@ -109,9 +171,9 @@ def top_terms(X, predicted, coef, names, k: int = 3) -> list[str]:
     One vectorised pass over all non-zeros instead of a Python loop per unit.
     """
     n_words = len(names)
-    Xw = X if X.shape[1] == n_words else X[:, :n_words].tocsr()
+    Xw = X if X.shape[1] == n_words else X.tocsr()[:, :n_words].tocsr()
     W = coef[:, :n_words]
-    W = W.toarray() if sp.issparse(W) else np.asarray(W)
+    W = W.toarray() if hasattr(W, "toarray") else np.asarray(W)
     predicted = np.asarray(predicted).astype(bool)
     n = Xw.shape[0]
     row = np.repeat(np.arange(n), np.diff(Xw.indptr))
@@ -154,17 +216,22 @@ def add_label_columns(units, proba, thresholds, categories, evidence):
     return out
 
 
-def _tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
+def _tfidf(counts: Csr, idf: np.ndarray) -> Csr:
     """sublinear tf (1 + log), times idf, rows L2-normalised — TfidfTransformer's arithmetic."""
-    X = counts.astype(np.float64, copy=True)
-    np.log(X.data, out=X.data)
-    X.data += 1.0
-    X.data *= idf[X.indices]
-    sq = sp.csr_matrix((X.data * X.data, X.indices, X.indptr), shape=X.shape)
-    norms = np.sqrt(np.asarray(sq.sum(axis=1)).ravel())  # X.multiply(X).sum(axis=1), same arithmetic
+    data = counts.data.astype(np.float64, copy=True)
+    np.log(data, out=data)
+    data += 1.0
+    data *= idf[counts.indices]
+    # the squared entries summed per row as scipy's csr.sum(axis=1) does (np.add.reduceat over the
+    # non-empty rows): the same bits as X.multiply(X).sum(axis=1)
+    sq_sums = np.zeros(counts.shape[0])
+    rows = np.flatnonzero(np.diff(counts.indptr))
+    if len(rows):
+        sq_sums[rows] = np.add.reduceat(data * data, counts.indptr[rows])
+    norms = np.sqrt(sq_sums)
     norms[norms == 0] = 1.0
-    X.data /= np.repeat(norms, np.diff(X.indptr))
-    return X
+    data /= np.repeat(norms, np.diff(counts.indptr))
+    return Csr(data, counts.indices, counts.indptr, counts.shape)
 
 
 class Predictor:
@@ -237,7 +304,7 @@ class Predictor:
         return self._vocab
 
     # ---------------------------------------------------------------- features
-    def _word_counts(self, texts) -> sp.csr_matrix:
+    def _word_counts(self, texts) -> Csr:
         lo, hi = self.word_ngram_range
         get = self.vocabulary.get
         indptr, ids = [0], []
@@ -260,28 +327,31 @@ class Predictor:
         ids = np.asarray(ids, dtype=np.int64)
         known = ids >= 0
         rows = np.repeat(np.arange(n_texts), np.diff(indptr))[known]
-        return count_matrix(rows, ids[known], (n_texts, len(self.word_idf)))
+        return _count_csr(rows, ids[known], (n_texts, len(self.word_idf)))
 
     def _vocabulary_alnum(self) -> bool:
         if "_alnum" not in self.__dict__:
             self._alnum = all(map(str.isalnum, self.word_names))
         return self._alnum
 
-    def _cue_matrix(self, texts) -> sp.csr_matrix:
+    def _cue_matrix(self, texts) -> Csr:
         if "_cue_re" not in self.__dict__:
             self._cue_re = cue_pattern(self.cue_terms)
-        return cue_presence(texts, self.cue_terms, self._cue_re)
+        return _cue_csr(texts, self.cue_terms, self._cue_re)
 
-    def feature_blocks(self, texts, *, normalised: bool = False) -> list[sp.csr_matrix]:
+    def feature_blocks(self, texts, *, normalised: bool = False) -> list[Csr]:
         """[word TF-IDF, character TF-IDF, cue presence] — the estimator's FeatureUnion, in order.
         Features see the matching text (textnorm.normalise); ``normalised=True`` says the texts already are."""
         texts = [str(t) for t in texts] if normalised else normalise_all(texts)
         w = _tfidf(self._word_counts(texts), self.word_idf)
-        chars = mask_columns(char_ngram_counts(texts, self.char_ngram_range, self.char_bits), self.char_keep)
+        chars = _mask_csr(_char_ngram_csr(texts, self.char_ngram_range, self.char_bits), self.char_keep)
         return [w, _tfidf(chars, self.char_idf), self._cue_matrix(texts)]
 
-    def features(self, texts) -> sp.csr_matrix:
-        return sp.hstack(self.feature_blocks(texts), format="csr")
+    def features(self, texts):
+        """The feature matrix (scipy CSR), blocks side by side."""
+        import scipy.sparse as sp
+
+        return sp.hstack([b.tocsr() for b in self.feature_blocks(texts)], format="csr")
 
     # ---------------------------------------------------------------- prediction
     def _proba(self, blocks) -> np.ndarray:
@@ -292,7 +362,8 @@ class Predictor:
         f = np.tile(self.intercept, (blocks[0].shape[0], 1))
         start = 0
         for b in blocks:
-            f += b @ wt[start:start + b.shape[1]]
+            w = wt[start:start + b.shape[1]]
+            f += b.dot_dense(w) if isinstance(b, Csr) else b @ w
             start += b.shape[1]
         return 1.0 / (1.0 + np.exp(self.calib_a * f + self.calib_b))
 

@@ -16,8 +16,6 @@ import json
 import os
 import stat
 
-import pandas as pd
-
 from .errors import SkipFile
 from .limits import Limits, over
 
@@ -108,6 +106,8 @@ def _xlsx_value(v) -> str | None:
 def _sheet_frame(ws, limits: Limits, seen: list[int]) -> pd.DataFrame:
     """One sheet as strings (first non-empty row = header; empty rows left out). ``seen`` counts the
     cells read so far in the workbook."""
+    import pandas as pd
+
     if hasattr(ws, "reset_dimensions"):
         ws.reset_dimensions()  # rows come as stored; no padding to a bogus <dimension>
     rows = []
@@ -148,6 +148,8 @@ def read_xlsx(path, limits: Limits, sheet: str | None = None) -> list[tuple[str,
 def read_jsonl(text: str, limits: Limits) -> pd.DataFrame:
     """One JSON object per line (blank lines ignored), every key a column, values as strings (nested
     values as JSON); a line that is not a JSON object is named."""
+    import pandas as pd
+
     records, columns = [], {}
     for n, line in enumerate(io.StringIO(text), 1):
         if not line.strip():

@@ -15,8 +15,6 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-import pandas as pd
-
 from .errors import AipolicyError
 
 WRITABLE = (".csv", ".jsonl", ".parquet", ".xlsx")
@@ -111,6 +109,8 @@ def xlsx_value(ws, v):
     """A value for a write-only openpyxl sheet: text becomes a string cell (never a formula, whatever
     its first character) with illegal control characters escaped; other values pass through."""
     if not isinstance(v, str):
+        import pandas as pd
+
         try:
             return None if pd.isna(v) else v
         except (TypeError, ValueError):
@@ -191,6 +191,17 @@ def csv_body(columns: dict, names: list[str]) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
+def write_rows_csv(rows: list[dict], columns: list[str], path: str | os.PathLike) -> Path:
+    """Rows (dicts) as a CSV table, atomically: the bytes ``write_table`` writes for
+    ``pd.DataFrame(rows, columns=columns)`` (UTF-8 with BOM, CRLF), without pandas."""
+    path = Path(path)
+    body = csv_body({c: [r.get(c) for r in rows] for c in columns}, columns)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            fh.write(("\ufeff" + ",".join(columns) + CSV_LINE_END).encode("utf-8") + body)
+    return path
+
+
 @contextmanager
 def output_lock(out: str | os.PathLike):
     """Hold the lock of an output (``.OUT.lock`` beside it) for one run; refuse a second run on the same
@@ -268,6 +279,8 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     ext = p.suffix.lower()
     if not p.exists():
         raise AipolicyError(f"table not found: {p}")
+    import pandas as pd
+
     try:
         if ext == ".csv":
             return pd.read_csv(p, encoding="utf-8-sig", dtype={"unit_id": str, "doc_id": str},
