@@ -50,13 +50,14 @@ class Csr:
 
         return sp.csr_matrix((self.data, self.indices, self.indptr), shape=self.shape)
 
-    def dot_dense(self, W: np.ndarray) -> np.ndarray:
-        """``self @ W`` (W dense, shape[1] × k) with scipy's ``csr_matvecs`` arithmetic: each output
-        entry summed from 0 over the row's entries in order (``np.bincount`` adds in input order)."""
+    def dot_dense(self, Wt: np.ndarray) -> np.ndarray:
+        """``self @ Wt.T`` (``Wt``: k × shape[1], one row of weights per output column) with scipy's
+        ``csr_matvecs`` arithmetic: each output entry summed from 0 over the row's entries in order
+        (``np.bincount`` adds its weights in input order)."""
         rows = self.row_ids()
-        out = np.zeros((self.shape[0], W.shape[1]))
-        for k in range(W.shape[1]):
-            out[:, k] = np.bincount(rows, weights=self.data * W[self.indices, k], minlength=self.shape[0])
+        out = np.zeros((self.shape[0], Wt.shape[0]))
+        for k in range(Wt.shape[0]):
+            out[:, k] = np.bincount(rows, weights=self.data * Wt[k][self.indices], minlength=self.shape[0])
         return out
 
 
@@ -355,17 +356,20 @@ class Predictor:
 
     # ---------------------------------------------------------------- prediction
     def _proba(self, blocks) -> np.ndarray:
-        # sum of the blocks' products with their rows of the (features × categories) weights
-        wt = self.__dict__.get("_wt")
-        if wt is None:
-            wt = self._wt = np.ascontiguousarray(self.coef.T)
+        # sum of the blocks' products with their columns of the (categories × features) weights
         f = np.tile(self.intercept, (blocks[0].shape[0], 1))
         start = 0
         for b in blocks:
-            w = wt[start:start + b.shape[1]]
-            f += b.dot_dense(w) if isinstance(b, Csr) else b @ w
-            start += b.shape[1]
+            end = start + b.shape[1]
+            f += b.dot_dense(self.coef[:, start:end]) if isinstance(b, Csr) else b @ self._weights_t()[start:end]
+            start = end
         return 1.0 / (1.0 + np.exp(self.calib_a * f + self.calib_b))
+
+    def _weights_t(self) -> np.ndarray:
+        """The weights as features × categories, contiguous (for scipy matrices), made once."""
+        if "_wt" not in self.__dict__:
+            self._wt = np.ascontiguousarray(self.coef.T)
+        return self._wt
 
     def predict_proba_features(self, X) -> np.ndarray:
         return self._proba([X])

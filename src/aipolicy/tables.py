@@ -175,6 +175,20 @@ def _csv_cell(v):
     return v
 
 
+def _csv_column(col) -> list:
+    """A column's values for the csv writer: as they are when they are valid text, None (written empty)
+    or ints — the common case, checked in bulk — else value by value (``_csv_cell``)."""
+    col = col.tolist() if hasattr(col, "tolist") else list(col)
+    kinds = set(map(type, col))
+    if kinds <= {str, int, type(None)}:
+        try:
+            "".join(v for v in col if type(v) is str).encode("utf-8")
+            return col
+        except UnicodeEncodeError:
+            pass
+    return [_csv_cell(v) for v in col]
+
+
 def csv_body(columns: dict, names: list[str]) -> bytes:
     """The rows of ``columns`` ({name: list or numpy array}, in the order of ``names``) as CSV lines in
     UTF-8, no header: the bytes ``write_csv`` writes for the same rows through pandas, without pandas
@@ -182,10 +196,7 @@ def csv_body(columns: dict, names: list[str]) -> bytes:
     import csv
     import io
 
-    values = []
-    for name in names:
-        col = columns[name]
-        values.append([_csv_cell(v) for v in (col.tolist() if hasattr(col, "tolist") else col)])
+    values = [_csv_column(columns[name]) for name in names]
     buf = io.StringIO()
     csv.writer(buf, lineterminator=CSV_LINE_END).writerows(zip(*values))
     return buf.getvalue().encode("utf-8")
