@@ -54,10 +54,10 @@ class Csr:
         """``self @ Wt.T`` (``Wt``: k × shape[1], one row of weights per output column) with scipy's
         ``csr_matvecs`` arithmetic: each output entry summed from 0 over the row's entries in order
         (``np.bincount`` adds its weights in input order)."""
-        rows = self.row_ids()
+        rows, cols = self.row_ids(), self.indices.astype(np.intp)
         out = np.zeros((self.shape[0], Wt.shape[0]))
         for k in range(Wt.shape[0]):
-            out[:, k] = np.bincount(rows, weights=self.data * Wt[k][self.indices], minlength=self.shape[0])
+            out[:, k] = np.bincount(rows, weights=self.data * Wt[k].take(cols), minlength=self.shape[0])
         return out
 
 

@@ -111,8 +111,9 @@ def _prefix_len(n: int, threshold: float) -> int:
 
 
 def _all_shingle_codes(keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(owner, codes): ``_shingle_codes`` of every key in one vectorised pass over all their code points
-    — the codes of key 0 (sorted, unique), then those of key 1, …; ``owner`` is the key of each code."""
+    """(owner, codes): ``_shingle_codes`` of every key in one vectorised pass over all their code points —
+    the distinct (key, code) pairs ordered by code (so ``codes[owner == i]`` is ``_shingle_codes(keys[i])``);
+    ``owner`` is the key of each code."""
     lens = np.fromiter(map(len, keys), dtype=np.int64, count=len(keys))
     cps = np.frombuffer("".join(keys).encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
     owner_of = np.repeat(np.arange(len(keys), dtype=np.int64), lens)
@@ -131,7 +132,9 @@ def _all_shingle_codes(keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
             hs[more] = hs[more] * _P + cps[starts[short][more] + j]
     owner = np.concatenate([owner_of[:m][inside], short])
     codes = np.concatenate([h[inside], hs])
-    order = np.lexsort((codes, owner))
+    # one stable sort by code: within a code the 4-grams of one key stay together (in text order, and a
+    # short key has one code), so a repeated 4-gram of a key is next to its first occurrence
+    order = np.argsort(codes, kind="stable")
     owner, codes = owner[order], codes[order]
     first = np.ones(len(codes), dtype=bool)
     first[1:] = (owner[1:] != owner[:-1]) | (codes[1:] != codes[:-1])
@@ -145,11 +148,16 @@ def _ranked(keys: list[str]) -> tuple[list[np.ndarray], int]:
     if not keys:
         return [], 0
     owner, codes = _all_shingle_codes(keys)
-    uniq, inverse, counts = np.unique(codes, return_inverse=True, return_counts=True)
-    rank_of = np.empty(len(uniq), dtype=np.int32)
-    rank_of[np.lexsort((uniq, counts))] = np.arange(len(uniq), dtype=np.int32)
-    ranks = rank_of[inverse.ravel()]
-    ranks = ranks[np.lexsort((ranks, owner))]  # owner is sorted already: sorts ranks within each key
+    new_code = np.ones(len(codes), dtype=bool)
+    new_code[1:] = codes[1:] != codes[:-1]
+    starts = np.flatnonzero(new_code)
+    counts = np.diff(np.append(starts, len(codes)))  # keys holding each distinct shingle
+    n_uniq = len(starts)
+    rank_of = np.empty(n_uniq, dtype=np.int64)
+    rank_of[np.argsort(counts, kind="stable")] = np.arange(n_uniq)  # rarest first, ties by code
+    # every key's ranks, sorted within the key: one sort of key * n_uniq + rank
+    packed = np.sort(owner * n_uniq + rank_of[np.cumsum(new_code) - 1])
+    ranks = (packed % n_uniq).astype(np.int32)
     bounds = np.cumsum(np.bincount(owner, minlength=len(keys)))[:-1]
     return np.split(ranks, bounds), int(np.count_nonzero(counts == 1))
 
