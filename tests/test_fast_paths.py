@@ -162,3 +162,20 @@ def test_scipy_free_sparse_arithmetic_is_bit_identical(seed):
     assert np.array_equal(cues.tocsr().toarray(), ref_cues.toarray())
     assert np.array_equal(cues.indices, ref_cues.indices) and np.array_equal(cues.indptr, ref_cues.indptr)
     assert np.array_equal(cues.dot_dense(W[:5].T), ref_cues @ W[:5])
+
+
+def test_bottom_unique_and_doc_number_prefilter():
+    from aipolicy.duplicates import _bottom_unique
+    from aipolicy.metadata import _DOC_NUMBER_RE, _doc_number
+
+    rng = np.random.default_rng(5)
+    for h in (rng.integers(0, 50, 3000), rng.integers(0, 2**32, 3000), np.repeat(np.arange(10), 100),
+              rng.integers(0, 2**32, 100), np.zeros(0, dtype=np.uint64)):
+        h = h.astype(np.uint64)
+        assert np.array_equal(_bottom_unique(h, 128), np.unique(h)[:128])
+    lines = ["嘉政办发〔2025〕18号", "关于印发的通知 浙政发[ 2024 ] 3 号文件", "省人民政府令第 12 号", "令 第三号",
+             "第5号", "2025年第3号公告", "（2023）5号", "国发【2019】7号x", "无文号", "号", "人民政府令 第一百二十号"]
+    for s in lines:
+        want = _DOC_NUMBER_RE.search(s)
+        got = _doc_number(s)
+        assert (got and got.group(0)) == (want and want.group(0)), s

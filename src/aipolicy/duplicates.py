@@ -80,7 +80,19 @@ def sketch(paragraphs, k: int = SKETCH_SIZE) -> tuple[int, ...]:
     for j in range(SHINGLE):
         h = h * _BASE + cps[j:j + m]
     h = (h * _MIX) >> np.uint64(32)  # Fibonacci hashing: well-mixed 32-bit values
-    return tuple(int(x) for x in np.unique(h)[:k])
+    return tuple(int(x) for x in _bottom_unique(h, k))
+
+
+def _bottom_unique(h: np.ndarray, k: int) -> np.ndarray:
+    """``np.unique(h)[:k]`` without sorting all of ``h``: the unique values among its 4k smallest
+    (``np.partition``) are the k smallest unique values whenever there are k of them — every value left
+    out is at least the largest one kept (tested); else the full sort."""
+    m = 4 * k
+    if len(h) > m:
+        low = np.unique(np.partition(h, m - 1)[:m])
+        if len(low) >= k:
+            return low[:k]
+    return np.unique(h)[:k]
 
 
 def estimate_jaccard(a: tuple[int, ...], b: tuple[int, ...], k: int = SKETCH_SIZE) -> float:
