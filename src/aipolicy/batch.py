@@ -343,8 +343,6 @@ def label_files(paths, output, *, model=None, models_dir=None, jobs: int = 1, re
 
 def _label_locked(paths, out: Path, clf, model_dir: Path, options: PipelineOptions, *, jobs: int, resume: bool,
                   progress: bool, thresholds: dict | None, dask: str | None, kind: str) -> LabelRun:
-    from tqdm.auto import tqdm
-
     cats = list(clf.categories_)
     files = discover(paths)
 
@@ -362,7 +360,7 @@ def _label_locked(paths, out: Path, clf, model_dir: Path, options: PipelineOptio
 
     tasks, records, resumed = _schedule(files, parts, done, options, clf, _part_ext(kind))
     keys = {t[0]: key for t, key in tasks}
-    bar = tqdm(total=len(tasks), desc="label", unit="file", disable=not progress, dynamic_ncols=True)
+    bar = _progress_bar(len(tasks), progress)
     with state_file.open("a", encoding="utf-8") as state:
         for rec in _results([t for t, _ in tasks], clf, model_dir, jobs, thresholds, dask):
             idx = rec.pop("idx")
@@ -374,6 +372,23 @@ def _label_locked(paths, out: Path, clf, model_dir: Path, options: PipelineOptio
 
     manifest, n_units, documents = _write_outputs(out, parts, records, label_columns(cats), False, kind)
     return LabelRun(out, manifest, n_units, resumed, cats, clf.card_, documents)
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(total: int, progress: bool):
+    """A tqdm bar, or a stand-in without importing tqdm (and asyncio: 50 ms) when there is none."""
+    if not progress:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="label", unit="file", dynamic_ncols=True)
 
 
 def _write_outputs(out: Path, parts: Path, records: dict, columns: list[str], made_folder: bool, kind: str):
