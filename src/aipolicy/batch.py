@@ -284,8 +284,8 @@ def _remote_results(work: list, model_dir: Path, address: str, jobs: int, thresh
 
 
 def _results(work: list, clf, model_dir: Path, jobs: int, thresholds: dict | None = None, dask: str | None = None):
-    """Run the tasks, in order, in this process or in a pool of ``jobs`` workers; yield their records.
-    With ``dask`` (a scheduler address or 'local'), on a Dask cluster, in the order they finish."""
+    """Run the tasks in this process (in order) or in a pool of ``jobs`` workers (largest file first, in the
+    order they finish); yield their records. With ``dask`` (a scheduler address or 'local'), on a Dask cluster, in the order they finish."""
     if dask:
         yield from _remote_results(work, model_dir, dask, jobs, thresholds)
         return
@@ -301,7 +301,17 @@ def _results(work: list, clf, model_dir: Path, jobs: int, thresholds: dict | Non
     else:
         ctx, initargs = mp.get_context(), (None, str(model_dir), thresholds)
     with ctx.Pool(min(jobs, len(work)), initializer=_init_worker, initargs=initargs) as pool:
-        yield from pool.imap(_label_file, [t[:5] + (None,) for t in work], chunksize=1)
+        # largest files first, so that no big file is left running alone at the end; the records are put
+        # back in input order by the caller, so the output does not depend on the order they finish in
+        largest_first = sorted(work, key=_size, reverse=True)
+        yield from pool.imap_unordered(_label_file, [t[:5] + (None,) for t in largest_first], chunksize=1)
+
+
+def _size(task) -> int:
+    try:
+        return os.stat(task[1]).st_size
+    except OSError:
+        return 0
 
 
 def label_files(paths, output, *, model=None, models_dir=None, jobs: int = 1, resume: bool = False,
