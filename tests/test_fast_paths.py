@@ -179,3 +179,18 @@ def test_bottom_unique_and_doc_number_prefilter():
         want = _DOC_NUMBER_RE.search(s)
         got = _doc_number(s)
         assert (got and got.group(0)) == (want and want.group(0)), s
+
+
+def test_nfkc_by_line_and_space_runs_equal_the_plain_versions():
+    import re
+    import unicodedata
+
+    from aipolicy.textnorm import _SPACE_RUN, nfkc_by_line
+
+    samples = ["", "\n", "ＡＢＣ１２３\n普通一行\n……①ﬁ\u3000全角\n", "e\n\u0301x", "a\u0301\nb", "㍿\n\n㈱\n",
+               "第一行\n\uff76\uff9e\n最后"]
+    for s in samples:
+        assert nfkc_by_line(s) == unicodedata.normalize("NFKC", s), repr(s)
+    plain = re.compile(r"[ \t\u00a0\u3000]+")
+    for s in ["", " ", "  ", "a b", "a  b", "a\tb", " \u3000 x\u00a0y  \t z", "\u3000", "中 文　字"]:
+        assert _SPACE_RUN.sub(" ", s) == plain.sub(" ", s), repr(s)
