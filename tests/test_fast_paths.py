@@ -194,3 +194,10 @@ def test_nfkc_by_line_and_space_runs_equal_the_plain_versions():
     plain = re.compile(r"[ \t\u00a0\u3000]+")
     for s in ["", " ", "  ", "a b", "a  b", "a\tb", " \u3000 x\u00a0y  \t z", "\u3000", "中 文　字"]:
         assert _SPACE_RUN.sub(" ", s) == plain.sub(" ", s), repr(s)
+
+
+def test_csv_body_escapes_names_that_are_not_utf8():
+    from aipolicy.tables import csv_body
+
+    cols = {"file": ["ok.txt", "\udcb1\udcb1.txt", None], "units": [1, 2, 3], "p": [0.5, float("nan"), 1e-05]}
+    assert csv_body(cols, ["file", "units", "p"]) == b"ok.txt,1,0.5\r\n\\xb1\\xb1.txt,2,\r\n,3,1e-05\r\n"
