@@ -141,3 +141,12 @@ def test_parquet_dataset_resume_and_cli(inputs, trained, tmp_path, monkeypatch, 
     assert "(3 files kept from the interrupted run)" in capsys.readouterr().out
     label_files([inputs], csv, model=_model(trained), jobs=1)
     _same_rows(ds, csv)
+
+
+def test_parquet_dataset_folder_left_by_a_killed_run_is_removed(inputs, trained, tmp_path):
+    stale = tmp_path / ".ds.abcd1234.tmp"  # what atomic_dir makes; a run killed while writing leaves it
+    stale.mkdir()
+    (stale / "part-0.parquet").write_bytes(b"half")
+    label_files([inputs], tmp_path / "ds", model=_model(trained), output_format="parquet-dataset")
+    assert not stale.exists()
+    assert len(pd.read_parquet(tmp_path / "ds")) == 48
