@@ -139,15 +139,22 @@ def test_defaults_are_the_training_configuration():
 
 class _Spy(PolicyClassifier):
     """Records, for every model fitted during an evaluation, whether it is later asked about a unit it
-    was fitted on (the test fold leaking into training)."""
+    was fitted on (the test fold leaking into training). Fits (the final model's, the folds' inside
+    ``evaluate`` and inside ``fit``) go through ``_fit_features``, which gets everything the model may see
+    — the units' texts with their tokens and n-gram counts — and predictions of held-out units through
+    ``_proba_prepared``."""
 
     leaks: list = []
     fits: list = []
 
-    def fit(self, X, y, sample_weight=None, groups=None):
-        self.seen_ = set(X)
+    def _fit_features(self, prep):
+        self.seen_ = set(prep.texts)
         _Spy.fits.append(len(self.seen_))
-        return super().fit(X, y, sample_weight=sample_weight, groups=groups)
+        return super()._fit_features(prep)
+
+    def _proba_prepared(self, prep):
+        _Spy.leaks.extend(t for t in prep.texts if t in self.seen_)
+        return super()._proba_prepared(prep)
 
     def predict_proba(self, X):
         _Spy.leaks.extend(t for t in X if t in self.seen_)
