@@ -318,6 +318,8 @@ def cmd_train(args) -> int:
         cfg.evaluation["folds"] = args.folds
     if args.jobs is not None:
         cfg.evaluation["jobs"] = args.jobs
+    if args.no_cache:
+        cfg.cache_dir = None
     agreement = args.agreement or cfg.labels.parent / "agreement.json"
     folder, card = train(cfg, name=args.name, agreement=agreement, progress=_progress(args))
     print(f"model written to {folder} (card: {folder / 'MODEL_CARD.md'})")
@@ -708,6 +710,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="processes for the cross-validation fits and the final fit (default: from the configuration)")
     p.add_argument("--agreement", default=None,
                    help="inter-annotator agreement to record in the card (default: agreement.json beside the labels)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="ingest the corpora again instead of reading the units of unchanged corpus folders from "
+                        "the cache (cache_dir of the configuration, default .aipolicy-cache beside it)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 

@@ -18,6 +18,7 @@ import yaml
 from .errors import AipolicyError
 
 DEFAULT_TRAINING_CONFIG = Path("training/config.yaml")
+DEFAULT_CACHE_DIR = ".aipolicy-cache"  # beside the training configuration (ignored by git)
 # the one definition of the categories (ids, Chinese names, colours, descriptions, cue terms)
 DEFAULT_CATEGORIES = Path(str(resources.files("aipolicy") / "data" / "categories.yaml"))
 
@@ -96,6 +97,7 @@ class TrainingConfig:
     model: dict = field(default_factory=dict)
     evaluation: dict = field(default_factory=dict)
     source: Path | None = None
+    cache_dir: Path | None = None  # ingested corpus folders kept for training (None: ingest every time)
 
 
 def load_training_config(path: str | Path = DEFAULT_TRAINING_CONFIG) -> TrainingConfig:
@@ -115,4 +117,5 @@ def load_training_config(path: str | Path = DEFAULT_TRAINING_CONFIG) -> Training
         model=dict(d.get("model") or {}),
         evaluation=dict(d.get("evaluation") or {}),
         source=path,
+        cache_dir=rel(d.get("cache_dir", DEFAULT_CACHE_DIR)) if d.get("cache_dir", DEFAULT_CACHE_DIR) else None,
     )

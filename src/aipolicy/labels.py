@@ -161,16 +161,23 @@ def read_labels(path: str | Path, categories: list[Category]) -> pd.DataFrame:
     return df
 
 
-def corpus_units(corpora: dict[str, Path], *, progress: bool = False) -> pd.DataFrame:
-    """Ingest every configured corpus folder; the result has a ``corpus`` column."""
+def corpus_units(corpora: dict[str, Path], *, progress: bool = False, cache_dir: str | Path | None = None) -> pd.DataFrame:
+    """Ingest every configured corpus folder; the result has a ``corpus`` column. With ``cache_dir``, a
+    folder ingested before (same files, same package and libraries) is read from there
+    (``aipolicy.unitcache``)."""
     from .ingest import ingest
+    from .unitcache import cached_ingest
+
+    def read(folder):
+        return ingest(folder, progress=progress)
 
     frames = []
     for name, folder in corpora.items():
         if not Path(folder).is_dir():
             raise AipolicyError(f"corpus '{name}' not found at {folder} (set it in training/config.yaml "
                                 "or with --corpus NAME=PATH)")
-        frames.append(ingest(folder, progress=progress).assign(corpus=name))
+        units = read(folder) if cache_dir is None else cached_ingest(folder, cache_dir, read)
+        frames.append(units.assign(corpus=name))
     if not frames:
         raise AipolicyError("no corpora configured")
     return pd.concat(frames, ignore_index=True)

@@ -12,7 +12,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from . import __version__
-from .classify import PolicyClassifier, evaluate
+from .classify import PolicyClassifier, evaluate, start_workers
 from .config import TrainingConfig, load_categories
 from .errors import AipolicyError
 from .labels import corpus_units, join_labels, read_labels
@@ -58,9 +58,10 @@ def _model_params(cfg: TrainingConfig) -> dict:
 
 def gold_units(cfg: TrainingConfig, cats, *, labels: str | Path | None = None, progress: bool = False,
                log=print) -> pd.DataFrame:
-    """The gold labels joined to their text by ingesting the configured corpora, in a fixed order."""
+    """The gold labels joined to their text by ingesting the configured corpora (or reading them from
+    ``cfg.cache_dir`` when they were ingested before, unchanged), in a fixed order."""
     joined, missing = join_labels(read_labels(labels or cfg.labels, cats),
-                                  corpus_units(cfg.corpora, progress=progress))
+                                  corpus_units(cfg.corpora, progress=progress, cache_dir=cfg.cache_dir))
     if len(missing):
         log(f"warning: {len(missing)} labelled unit(s) match no unit of the corpora and are left out "
             f"(first: {', '.join(missing['unit_id'].head(3))}); run 'aipolicy labels check'")
@@ -117,7 +118,10 @@ def train(cfg: TrainingConfig, *, name: str | None = None, agreement: str | Path
     name = name or next_version_name(cfg.models_dir)
     cats = load_categories(cfg.categories)
     names = [c.name for c in cats]
+    workers = start_workers(int(cfg.evaluation.get("jobs", 1)) if jobs is None else int(jobs))
     joined = gold_units(cfg, cats, progress=progress, log=log)
+    if workers is not None:
+        workers.join()
     check_positives(joined, names)
     if len(joined) < 20:
         raise AipolicyError(f"only {len(joined)} labelled units joined to text; need at least 20 to train")
