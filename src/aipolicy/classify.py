@@ -136,10 +136,10 @@ def _fit_category(Xc, Y, j, sw, *, cols, width, C, class_weight, calibration_cv,
     return est, np.mean([c.estimator.coef_[0] for c in est.calibrated_classifiers_], axis=0)
 
 
-def _fit_categories(Xc, Xs, Y, sw, first: int, **kw) -> list:
-    """``_fit_category`` for every column of ``Y``: on ``Xc`` for the category ``first``, on ``Xs`` (the
-    same matrix with sorted indices) for the others."""
-    return [_fit_category(Xc if j == first else Xs, Y, j, sw, **kw) for j in range(Y.shape[1])]
+def _fit_categories(Xc, Xs, Y, sw, first: int, cats, **kw) -> list:
+    """``_fit_category`` for the columns ``cats`` of ``Y``: on ``Xc`` for the category ``first``, on ``Xs``
+    (the same matrix with sorted indices) for the others."""
+    return [_fit_category(Xc if j == first else Xs, Y, j, sw, **kw) for j in cats]
 
 
 class PolicyClassifier(ClassifierMixin, BaseEstimator):
@@ -234,19 +234,22 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         words._stop_words_id = None  # a memory address (a cache key): would make the pickle differ per run
         return Xv
 
-    def _regressions(self, Xv, Y: np.ndarray, sw) -> "_Task":
-        """The logistic-regression fits of all categories on the features ``Xv``, as one task (run it,
-        here or in a worker process, and give its result to ``_set_fitted``)."""
+    def _regressions(self, Xv, Y: np.ndarray, sw, parts: int = 1) -> list:
+        """The logistic-regression fits of all categories on the features ``Xv``, as ``parts`` tasks over
+        consecutive categories (run them, here or in worker processes, and give their results, joined in
+        order, to ``_set_fitted``)."""
         cols, Xc = compact_columns(Xv)
         # scikit-learn sorts the column indices of its input in place: fitted one after the other on one
         # matrix, the first category that is fitted saw them unsorted and every later one sorted (which
-        # moves sums in the last bit). The task keeps that, wherever it runs.
+        # moves sums in the last bit). The tasks keep that, wherever they run.
         Xs = Xc.copy()
         Xs.sort_indices()
         fitted = [j for j in range(Y.shape[1]) if 0 < Y[:, j].sum() < len(Y)]
+        first = fitted[0] if fitted else -1
         kw = {"cols": cols, "width": Xv.shape[1], "C": self.C, "class_weight": self.class_weight,
               "calibration_cv": self.calibration_cv, "random_state": self.random_state}
-        return _Task(_fit_categories, (Xc, Xs, Y, sw, fitted[0] if fitted else -1), kw)
+        return [_Task(_fit_categories, (Xc if first in cats else None, Xs, Y, sw, first, cats), kw)
+                for cats in map(list, np.array_split(np.arange(Y.shape[1]), parts)) if cats]
 
     def _set_fitted(self, fitted: list) -> None:
         cats = self._category_names()
@@ -257,7 +260,7 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit_prepared(self, prep: PreparedTexts, Y: np.ndarray, sw) -> "PolicyClassifier":
         """Fit on prepared units only (thresholds are set by the caller)."""
-        self._set_fitted(self._regressions(self._fit_features(prep), Y, sw)())
+        self._set_fitted([r for task in self._regressions(self._fit_features(prep), Y, sw) for r in task()])
         return self
 
     def _proba_prepared(self, prep: PreparedTexts) -> np.ndarray:
@@ -496,19 +499,26 @@ def _plan(clf: PolicyClassifier, fold_of: np.ndarray, refit: bool) -> list:
 
 def _fit_plan(plan: list, prep: PreparedTexts, Y: np.ndarray, sw, *, n_jobs: int, progress: bool) -> None:
     """Fit every model of ``plan`` on its own rows of ``prep``. Each model's features are fitted here
-    (while earlier models' regressions run), its regressions are one task for ``n_jobs`` processes
-    (joblib gives each worker one BLAS thread); results come back in order, so the outcome does not
-    depend on ``n_jobs``."""
+    (while earlier models' regressions run); its regressions are two tasks (three categories each, so
+    that the workers finish together) for ``n_jobs`` processes (joblib gives each worker one BLAS
+    thread); results come back in order, so the outcome does not depend on ``n_jobs``."""
     from tqdm.auto import tqdm
+
+    parts = 2 if n_jobs != 1 else 1
+    counts = []
 
     def tasks():
         for m, tr, _ in plan:
-            yield m._regressions(m._fit_features(prep.take(tr)), Y[tr], None if sw is None else sw[tr]).delayed()
+            t = m._regressions(m._fit_features(prep.take(tr)), Y[tr], None if sw is None else sw[tr], parts)
+            counts.append(len(t))
+            yield from (x.delayed() for x in t)
 
     # max_nbytes=None: arrays are sent pickled, not as read-only memory maps (scikit-learn sorts indices in place)
-    results = Parallel(n_jobs=n_jobs, return_as="generator", max_nbytes=None)(tasks())
-    for (m, _, _), fitted in zip(plan, tqdm(results, total=len(plan), desc="cross-validation", unit="model",
-                                            disable=not progress)):
+    results = iter(Parallel(n_jobs=n_jobs, return_as="generator", max_nbytes=None)(tasks()))
+    for i, (m, _, _) in enumerate(tqdm(plan, desc="cross-validation", unit="model", disable=not progress)):
+        fitted = list(next(results))  # model i's tasks were all made before its first result came back
+        for _ in range(counts[i] - 1):
+            fitted += next(results)
         m._set_fitted(fitted)
 
 
