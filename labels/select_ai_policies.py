@@ -78,11 +78,12 @@ def main() -> None:
     ap.add_argument("--double-units", type=int, default=35)
     ap.add_argument("--cue-pool", action="store_true",
                     help="instead: append every remaining unit with an algorithm or compute cue term")
-    ap.add_argument("--round6", nargs=2, type=int, metavar=("RUNS", "ACTIVE"),
-                    help="instead: round 6, RUNS new random runs and ACTIVE suggested units, in 3 batches")
+    ap.add_argument("--round", nargs=3, type=int, metavar=("N", "RUNS", "ACTIVE"), dest="later_round",
+                    help="instead: round N ≥ 6, RUNS new random runs and ACTIVE suggested units, in --k batches")
+    ap.add_argument("--k", type=int, default=3, help="batches (annotators) of a --round")
     args = ap.parse_args()
-    if args.round6:
-        return add_round6(args, *args.round6)
+    if args.later_round:
+        return add_round(args, *args.later_round, k=args.k)
     if args.active:
         return add_active(args)
     if args.cue_pool:
@@ -162,17 +163,23 @@ def add_cue_pool(args, batches: int = 2) -> None:
     print(f"{len(sel)} cue units from {sel['source'].nunique()} documents")
 
 
-def add_round6(args, n_runs: int, n_active: int, k: int = 3, double_units: int = 35) -> None:
-    """Round 6, after the round-5 model still lost most on algorithm and scenario: more random runs of 5
-    units (runs with no unit read before, drawn uniformly over the corpus) and more active-learning units
-    (`suggest` under the shipped model, excluding everything read), dealt to ``k`` batches B1..Bk; batch i
-    also re-reads ``double_units`` units of batch i+1 without seeing their labels."""
+ROUND_PREFIX = {6: "B", 7: "C", 8: "D"}  # batch names of rounds after 5
+
+
+def add_round(args, rnd: int, n_runs: int, n_active: int, k: int = 3, double_units: int = 35) -> None:
+    """Rounds 6 and later, after the previous model still lost most on algorithm and scenario: more random
+    runs of 5 units (runs with no unit read before, drawn uniformly over the corpus) and more active-learning
+    units (`suggest` under the shipped model, excluding everything read), dealt to ``k`` batches (B1..Bk in
+    round 6, C1..Ck in round 7); batch i also re-reads ``double_units`` units of batch i+1 without seeing
+    their labels."""
     from aipolicy.annotate import suggest
     from aipolicy.models import load_predictor
 
-    rng = np.random.default_rng(SEED + 6)
+    prefix = ROUND_PREFIX[rnd]
+    rng = np.random.default_rng(SEED + rnd)
     prev = pd.read_csv(args.out, dtype=str, keep_default_na=False)
-    seen = set(prev["unit_id"])
+    # ids read before, also under their current ids (labels/migrations/ renamed some after they were read)
+    seen = set(prev["unit_id"]) | set(pd.read_csv(Path(__file__).with_name("gold.csv"), dtype=str)["unit_id"])
     units = ingest(args.corpus)
     index = pd.read_csv(Path(args.corpus) / "index.csv", dtype=str)
     level = dict(zip(index["file"], index["level"]))
@@ -182,23 +189,24 @@ def add_round6(args, n_runs: int, n_active: int, k: int = 3, double_units: int =
         runs += [doc.iloc[i:i + RUN] for i in range(0, len(doc), RUN)
                  if not seen & set(doc["unit_id"].iloc[i:i + RUN])]
     picked = sorted(rng.choice(len(runs), size=min(n_runs, len(runs)), replace=False))
-    rnd = pd.concat([runs[i] for i in picked]).assign(pool="random")
-    act = suggest(units, load_predictor(), n=n_active, exclude_ids=seen | set(rnd["unit_id"])).assign(pool="active")
-    sel = pd.concat([rnd, act[rnd.columns.drop("pool").tolist() + ["pool"]]], ignore_index=True)
+    rnd_units = pd.concat([runs[i] for i in picked]).assign(pool="random")
+    act = suggest(units, load_predictor(), n=n_active,
+                  exclude_ids=seen | set(rnd_units["unit_id"])).assign(pool="active")
+    sel = pd.concat([rnd_units, act[rnd_units.columns.drop("pool").tolist() + ["pool"]]], ignore_index=True)
     sel = sel.sort_values(["source", "position"]).reset_index(drop=True)
-    sel["batch"] = [f"B{i * k // len(sel) + 1}" for i in range(len(sel))]  # contiguous: neighbours stay together
+    sel["batch"] = [f"{prefix}{i * k // len(sel) + 1}" for i in range(len(sel))]  # contiguous: neighbours together
     sel["double"] = ""
     folder = Path(args.batches)
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(k):
-        write_batch(sel[sel["batch"] == f"B{i + 1}"], folder / f"B{i + 1}.jsonl")
-        nxt = sel[sel["batch"] == f"B{(i + 1) % k + 1}"]
+        write_batch(sel[sel["batch"] == f"{prefix}{i + 1}"], folder / f"{prefix}{i + 1}.jsonl")
+        nxt = sel[sel["batch"] == f"{prefix}{(i + 1) % k + 1}"]
         dbl = nxt.loc[sorted(rng.choice(nxt.index, size=min(double_units, len(nxt)), replace=False))]
-        sel.loc[dbl.index, "double"] = f"B{i + 1}d"
-        write_batch(dbl, folder / f"B{i + 1}d.jsonl")
-    out = sel.assign(corpus="ai-policies", round=6, level=sel["source"].map(lambda s: level.get(Path(s).name)))
+        sel.loc[dbl.index, "double"] = f"{prefix}{i + 1}d"
+        write_batch(dbl, folder / f"{prefix}{i + 1}d.jsonl")
+    out = sel.assign(corpus="ai-policies", round=rnd, level=sel["source"].map(lambda s: level.get(Path(s).name)))
     pd.concat([prev, out[prev.columns].astype(str)], ignore_index=True).to_csv(args.out, index=False)
-    print(f"round 6: {len(rnd)} random units ({len(picked)} runs), {len(act)} active units, from "
+    print(f"round {rnd}: {len(rnd_units)} random units ({len(picked)} runs), {len(act)} active units, from "
           f"{sel['source'].nunique()} documents; double: {(sel['double'] != '').sum()}")
     print(sel.groupby(["batch", "pool"]).size().to_string())
 
