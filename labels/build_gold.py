@@ -34,7 +34,7 @@ from migrations.issue10_apply import migrate  # noqa: E402
 from aipolicy.config import load_categories  # noqa: E402
 
 HERE = Path("labels")
-AI_ROUNDS = (5, 6)  # rounds of annotation on AI-policy documents (labels/select_ai_policies.py)
+AI_ROUNDS = (5, 6, 7)  # rounds of annotation on AI-policy documents (labels/select_ai_policies.py)
 
 
 def _apply(gold: pd.DataFrame, decisions: pd.DataFrame, needed: set, what: str) -> None:
@@ -47,6 +47,19 @@ def _apply(gold: pd.DataFrame, decisions: pd.DataFrame, needed: set, what: str) 
             + f"{what} {r.category}={r.value}: {r.reason}"
 
 
+def correct(gold: pd.DataFrame, corrections: pd.DataFrame) -> None:
+    """Apply logged corrections (found by `aipolicy labels audit`, confirmed by reading) in place."""
+    for r in corrections.itertuples():
+        if r.unit_id not in gold.index:
+            raise SystemExit(f"correction of {r.unit_id}: no such gold unit (before or after the id migrations)")
+        if gold.at[r.unit_id, r.category] != r.old:
+            raise SystemExit(f"correction of {r.unit_id} {r.category}: gold has {gold.at[r.unit_id, r.category]}, "
+                             f"the log says {r.old}")
+        gold.at[r.unit_id, r.category] = r.value
+        gold.at[r.unit_id, "note"] = (gold.at[r.unit_id, "note"] + " | " if gold.at[r.unit_id, "note"] else "") \
+            + f"corrected {r.category}={r.value}: {r.reason}"
+
+
 def _disagreements(first: pd.DataFrame, second: pd.DataFrame, names: list[str]) -> set:
     both = first.merge(second, on="unit_id", suffixes=("", "_b"))
     return {(r.unit_id, c) for r in both.itertuples() for c in names if getattr(r, c) != getattr(r, f"{c}_b")}
@@ -57,7 +70,7 @@ def ai_round(rnd: int, names: list[str], read) -> tuple[pd.DataFrame, pd.DataFra
     Returns (gold, first, second)."""
     folder = HERE / "annotations" / f"r{rnd}"
     firsts, seconds = [], []
-    for f in sorted(folder.glob("[RATB]*.csv")):
+    for f in sorted(folder.glob("[RATBC]*.csv")):
         df = read(f).assign(annotator=f"R{rnd}-{f.stem}")
         (seconds if f.stem.endswith("d") else firsts).append(df)
     first, second = pd.concat(firsts, ignore_index=True), pd.concat(seconds, ignore_index=True)
@@ -137,19 +150,18 @@ def main() -> None:
     agree_ai = ai_agreement(first, second, names, read)
     per_round = {f"round_{r}": ai_agreement(f, s, names, read) for r, (_, f, s) in zip(AI_ROUNDS, rounds)}
     gold = pd.concat([gold, *[g for g, _, _ in rounds]], ignore_index=True).set_index("unit_id")
-    for r in read(HERE / "corrections.csv").itertuples():
-        if gold.at[r.unit_id, r.category] != r.old:
-            raise SystemExit(f"correction of {r.unit_id} {r.category}: gold has {gold.at[r.unit_id, r.category]}, "
-                             f"the log says {r.old}")
-        gold.at[r.unit_id, r.category] = r.value
-        gold.at[r.unit_id, "note"] = (gold.at[r.unit_id, "note"] + " | " if gold.at[r.unit_id, "note"] else "") \
-            + f"corrected {r.category}={r.value}: {r.reason}"
+    corrections = read(HERE / "corrections.csv")
+    later = corrections["unit_id"].isin(gold.index)  # the others name a unit by its id after the migrations
+    correct(gold, corrections[later])
     gold = gold.reset_index()
     gold["position"] = gold["position"].astype(int)
     gold = gold.sort_values(["corpus", "source", "position"], kind="stable")
     n_before = len(gold)
     for m in sorted((HERE / "migrations").glob("*.csv")):  # unit ids changed by later ingestion changes
         gold = migrate(gold, read(m), wrapped=m.stem.startswith("issue10"))
+    gold = gold.set_index("unit_id")
+    correct(gold, corrections[~later])
+    gold = gold.reset_index()
     gold[["unit_id", "corpus", "source", *names, "annotator", "note"]].to_csv(HERE / "gold.csv", index=False)
     # the agreement that matters for the product: AI-policy units (round 5); round 1 kept beside it
     (HERE / "agreement.json").write_text(json.dumps(
