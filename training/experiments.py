@@ -18,7 +18,7 @@ import pandas as pd
 
 from aipolicy.classify import cross_fitted_predictions, grouped_folds, scores_table
 from aipolicy.config import load_categories, load_training_config
-from aipolicy.train import cross_validate, gold_units, make_classifier, unit_weights
+from aipolicy.train import cross_validate, domain_weights, gold_units, make_classifier, unit_weights
 
 HERE = Path(__file__).resolve().parent
 VARIANTS = {
@@ -76,10 +76,10 @@ def main() -> None:
     Y = joined[names].to_numpy(int)
     for v in args.variants:
         spec = dict(VARIANTS[v])
-        weights = spec.pop("_weight", None)
+        weights = spec.pop("_weight", domain_weights(cfg))  # a variant's own weights, else the configured ones
         t0 = time.perf_counter()
         ev = cross_validate(cfg, cats, joined, make_classifier(cfg, cats, **spec),
-                            weights=unit_weights(weights or {}, joined["corpus"]))
+                            weights=unit_weights(weights, joined["corpus"]))
         pdm = ev.per_domain()
         mac = pdm[pdm["category"] == "macro"].set_index("domain")
         none = pdm[pdm["category"] == "none flagged"].set_index("domain")
