@@ -151,8 +151,8 @@ def main() -> None:
     per_round = {f"round_{r}": ai_agreement(f, s, names, read) for r, (_, f, s) in zip(AI_ROUNDS, rounds)}
     gold = pd.concat([gold, *[g for g, _, _ in rounds]], ignore_index=True).set_index("unit_id")
     corrections = read(HERE / "corrections.csv")
-    later = corrections["unit_id"].isin(gold.index)  # the others name a unit by its id after the migrations
-    correct(gold, corrections[later])
+    known = corrections["unit_id"].isin(gold.index)  # the others name a unit by its id after the migrations
+    correct(gold, corrections[known])
     gold = gold.reset_index()
     gold["position"] = gold["position"].astype(int)
     gold = gold.sort_values(["corpus", "source", "position"], kind="stable")
@@ -160,7 +160,7 @@ def main() -> None:
     for m in sorted((HERE / "migrations").glob("*.csv")):  # unit ids changed by later ingestion changes
         gold = migrate(gold, read(m), wrapped=m.stem.startswith("issue10"))
     gold = gold.set_index("unit_id")
-    correct(gold, corrections[~later])
+    correct(gold, corrections[~known])
     gold = gold.reset_index()
     gold[["unit_id", "corpus", "source", *names, "annotator", "note"]].to_csv(HERE / "gold.csv", index=False)
     # the agreement that matters for the product: AI-policy units (round 5); round 1 kept beside it
