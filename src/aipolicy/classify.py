@@ -273,12 +273,7 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
             groups = np.arange(len(prep)) if groups is None else np.asarray(groups)
             if len(groups) != len(prep):
                 raise ValueError(f"groups has {len(groups)} entries for {len(prep)} texts")
-            fold_of = grouped_folds(groups, self.threshold_folds)
-            P = np.zeros(Y.shape)
-            for k in range(int(fold_of.max()) + 1):
-                te = fold_of == k
-                m = _fold_model(self)._fit_prepared(prep.take(~te), Y[~te], None if sw is None else sw[~te])
-                P[te] = m._proba_prepared(prep.take(te))
+            P, _ = out_of_fold(self, prep, Y, sw, grouped_folds(groups, self.threshold_folds))
             return best_thresholds(Y, P)
         if isinstance(th, dict):
             th = [th.get(c, FIXED_THRESHOLD) for c in cats]
@@ -522,6 +517,20 @@ def _fit_plan(plan: list, prep: PreparedTexts, Y: np.ndarray, sw, *, n_jobs: int
         m._set_fitted(fitted)
 
 
+def out_of_fold(clf: PolicyClassifier, prep: PreparedTexts, Y: np.ndarray, sw, fold_of: np.ndarray, *,
+                refit: bool = False, n_jobs: int = 1, progress: bool = False):
+    """(out-of-fold probabilities: each fold's units from a model fitted on the other folds only, the
+    final model fitted on all units when ``refit`` else None). Used by ``evaluate`` and by a model's own
+    threshold cross-validation."""
+    plan = _plan(clf, fold_of, refit)
+    _fit_plan(plan, prep, Y, sw, n_jobs=n_jobs, progress=progress)
+    P = np.zeros(Y.shape)
+    for m, _, te in plan:
+        if te is not None:
+            P[te] = m._proba_prepared(prep.take(te))
+    return P, (plan[0][0] if refit else None)
+
+
 def evaluate(clf: PolicyClassifier, texts, Y: np.ndarray, groups, cues: dict, *, folds: int = 5,
              domains=None, sample_weight=None, progress: bool = False, n_jobs: int = 1,
              refit: bool = False) -> Evaluation:
@@ -538,19 +547,12 @@ def evaluate(clf: PolicyClassifier, texts, Y: np.ndarray, groups, cues: dict, *,
     Y = np.asarray(Y, dtype=int)
     fold_of = grouped_folds(groups, folds)
     sw = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
-    prep = clf._prepare(texts)
-    plan = _plan(clf, fold_of, refit)
-    _fit_plan(plan, prep, Y, sw, n_jobs=n_jobs, progress=progress)
-    P = np.zeros(Y.shape)
-    for m, _, te in plan:
-        if te is not None:
-            P[te] = m._proba_prepared(prep.take(te))
+    P, final = out_of_fold(clf, clf._prepare(texts), Y, sw, fold_of, refit=refit, n_jobs=n_jobs, progress=progress)
     pred = cross_fitted_predictions(Y, P, fold_of)
     cats = clf._category_names()
     base = KeywordBaseline(cues={c: cues[c] for c in cats}).fit()
     bpred = base.predict(texts)
     thresholds = best_thresholds(Y, P)
-    final = plan[0][0] if refit else None
     if final is not None:  # thresholds are not used in fitting: set them on the fitted model
         final.thresholds = [float(t) for t in thresholds]
         final.thresholds_ = np.asarray(thresholds, dtype=float)
