@@ -43,7 +43,7 @@ class FileDeduper:
         if real in self._paths:
             return f"same file as {self._paths[real]}"
         self._paths[real] = str(path)
-        digest = _file_sha256(path)
+        digest = file_sha256(path)
         if digest is None:
             return None
         if digest in self._hashes:
@@ -52,7 +52,8 @@ class FileDeduper:
         return None
 
 
-def _file_sha256(path: Path) -> str | None:
+def file_sha256(path) -> str | None:
+    """sha256 of a file's bytes, read in blocks; None when it cannot be read."""
     h = hashlib.sha256()
     try:
         with open(path, "rb") as fh:

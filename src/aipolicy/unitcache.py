@@ -24,18 +24,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from .duplicates import file_sha256
+from .tables import atomic_path
+
 CACHE_VERSION = 1
 
 
 def _file_digest(path: str) -> str:
-    h = hashlib.sha256()
-    try:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-    except OSError as e:
-        return f"unreadable:{e.errno}"
-    return h.hexdigest()
+    return file_sha256(path) or "unreadable"
 
 
 def _entry(path: str) -> str:
@@ -96,11 +92,9 @@ def cached_ingest(folder: str | Path, cache_dir: str | Path, ingest_folder) -> p
         except Exception:  # noqa: BLE001 - a damaged cache file is ingested again and replaced
             pass
     units = ingest_folder(folder)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        units.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            units.to_parquet(tmp, index=False)
     except OSError:
-        tmp.unlink(missing_ok=True)
+        pass  # not cached: only costs the time next run
     return units
