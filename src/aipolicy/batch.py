@@ -23,7 +23,7 @@ from .documents import document_records, documents_path
 from .pipeline import (DOCUMENT_COLUMNS, MANIFEST_COLUMNS, UNIT_COLUMNS, PipelineOptions, excluded_by, not_read_summary, one_line,
                        process_file)
 from .settings import DEFAULT_EXCLUDE, DEFAULT_MAX_BYTES
-from .tables import (CSV_LINE_END, append_xlsx, atomic_dir, atomic_path, check_output_path, csv_body, manifest_path,
+from .tables import (append_xlsx, atomic_dir, atomic_path, check_output_path, csv_body, csv_header, manifest_path,
                      output_lock, remove_stale_temps, safe_frame, safe_str, save_workbook, write_rows_csv)
 
 LABEL_FORMATS = (".csv", ".jsonl", ".parquet", ".xlsx")
@@ -57,13 +57,9 @@ class LabelRun:
     @property
     def documents(self) -> pd.DataFrame | None:
         """The documents table as a DataFrame (``documents.documents_table``'s columns and types)."""
-        if self.document_rows is None:
-            return None
-        import pandas as pd
+        from .documents import documents_frame
 
-        df = pd.DataFrame(self.document_rows, columns=DOCUMENT_COLUMNS)
-        df["year"] = df["year"].astype("Int64")
-        return df
+        return None if self.document_rows is None else documents_frame(self.document_rows)
 
     def summary(self) -> str:
         statuses = [r["status"] for r in self.manifest_rows]
@@ -124,10 +120,7 @@ def _label_file(task) -> dict:
     rec, columns = _label(task, model)
     if columns is not None:
         with atomic_path(task[3]) as tmp:
-            if task[3].endswith(".csv"):
-                tmp.write_bytes(csv_body(columns, label_columns(model.categories_)))
-            else:
-                _write_ipc(columns, str(tmp))
+            tmp.write_bytes(_part_bytes(columns, task[3], label_columns(model.categories_)))
         rec["part"] = Path(task[3]).name
     return rec
 
@@ -435,7 +428,7 @@ def _assemble(out: Path, parts: list[Path], columns: list[str], units: int, kind
     with atomic_path(out) as tmp:
         if kind == ".csv":
             with open(tmp, "wb") as fh:
-                fh.write(("\ufeff" + ",".join(columns) + CSV_LINE_END).encode("utf-8"))
+                fh.write(csv_header(columns))
                 for p in parts:
                     with open(p, "rb") as part:
                         shutil.copyfileobj(part, fh)

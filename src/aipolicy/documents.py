@@ -29,9 +29,14 @@ def document_row(doc) -> dict:
 
 def documents_table(rows: list[dict]) -> pd.DataFrame:
     """Rows in input order → the documents table, near-duplicates flagged, one row per doc_id."""
+    return documents_frame(document_records(rows))
+
+
+def documents_frame(records: list[dict]) -> pd.DataFrame:
+    """Documents-table records (``document_records``) as a DataFrame: its columns, year as Int64."""
     import pandas as pd
 
-    df = pd.DataFrame(document_records(rows), columns=DOCUMENT_COLUMNS)
+    df = pd.DataFrame(records, columns=DOCUMENT_COLUMNS)
     df["year"] = df["year"].astype("Int64")
     return df
 

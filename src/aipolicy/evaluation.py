@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 
 from .errors import AipolicyError
-from .models import parse_thresholds  # noqa: F401  (defined beside override_thresholds)
 from .tables import atomic_path, read_table
 
 ID_COLUMNS = ("unit_id", "id")

@@ -209,8 +209,13 @@ def write_rows_csv(rows: list[dict], columns: list[str], path: str | os.PathLike
     body = csv_body({c: [r.get(c) for r in rows] for c in columns}, columns)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
-            fh.write(("\ufeff" + ",".join(columns) + CSV_LINE_END).encode("utf-8") + body)
+            fh.write(csv_header(columns) + body)
     return path
+
+
+def csv_header(columns: list[str]) -> bytes:
+    """The header line of a CSV output: UTF-8 with BOM (so Excel reads it as UTF-8), CRLF."""
+    return ("\ufeff" + ",".join(columns) + CSV_LINE_END).encode("utf-8")
 
 
 @contextmanager
