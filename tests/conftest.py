@@ -18,6 +18,14 @@ PARAS = [
 ]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache_dir(tmp_path_factory):
+    """The tests' own cache folder (models' remembered hashes), never the user's ~/.cache."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AIPOLICY_CACHE_DIR", str(tmp_path_factory.mktemp("aipolicy-cache")))
+        yield
+
+
 def shared_dir() -> Path | None:
     """../shared beside the repository (or $AIPOLICY_SHARED), if present."""
     env = os.environ.get("AIPOLICY_SHARED")

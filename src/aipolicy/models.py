@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 import warnings
 import zipfile
 from importlib import resources
@@ -126,23 +127,99 @@ def verify_folder(folder: Path, *, optional: tuple[str, ...] = ()) -> dict:
     for extra in sorted(present - set(files)):
         raise ModelIntegrityError(f"refusing to load {folder}: {extra} is not listed in its {MANIFEST} "
                                   "(a file added after training). Nothing was loaded.")
+    known = _remembered(folder)
+    verified = {}
     for fname, expected in sorted(files.items()):
-        f = folder / fname
-        if Path(fname).name != fname:
-            raise ModelIntegrityError(f"refusing to load {folder}: {fname} in its {MANIFEST} is not a plain file name")
-        if not f.is_file() and fname in optional:
-            continue
-        if not f.is_file():
-            raise ModelIntegrityError(f"refusing to load {folder}: {fname} listed in its {MANIFEST} is missing. "
-                                      "Nothing was loaded.")
-        actual = sha256_file(f)
-        if actual != expected:
-            raise ModelIntegrityError(
-                f"refusing to load {f}: its sha256 {actual[:16]}… does not match the {str(expected)[:16]}… "
-                f"recorded in {MANIFEST} at training time. The file was changed after training; retrain "
-                "or restore the original. Nothing was loaded.")
+        entry = _check_file(folder, fname, expected, fname in optional, known.get(fname))
+        if entry is not None:
+            verified[fname] = entry
     manifest["sha256"] = sha256_file(mpath)
+    if verified != known:
+        _remember(folder, verified)
     return manifest
+
+
+def _check_file(folder: Path, fname: str, expected: str, optional: bool, known: list | None) -> list | None:
+    """Raise ModelIntegrityError unless ``fname`` is absent and optional or its sha256 is ``expected``;
+    the entry to remember for it (``_file_sha256``)."""
+    f = folder / fname
+    if Path(fname).name != fname:
+        raise ModelIntegrityError(f"refusing to load {folder}: {fname} in its {MANIFEST} is not a plain file name")
+    if not f.is_file() and optional:
+        return None
+    if not f.is_file():
+        raise ModelIntegrityError(f"refusing to load {folder}: {fname} listed in its {MANIFEST} is missing. "
+                                  "Nothing was loaded.")
+    actual, entry = _file_sha256(f, str(expected), known)
+    if actual != expected:
+        raise ModelIntegrityError(
+            f"refusing to load {f}: its sha256 {actual[:16]}… does not match the {str(expected)[:16]}… "
+            f"recorded in {MANIFEST} at training time. The file was changed after training; retrain "
+            "or restore the original. Nothing was loaded.")
+    return entry
+
+
+# ----------------------------------------------------------------------------- remembered hashes
+# Hashing the whole folder (25 MB with the estimator) took 20-25 ms of every `aipolicy label`. A file whose
+# sha256 matched the manifest is remembered, in the user's cache folder, under its stat key — device, inode,
+# size, modification and status-change times in nanoseconds — and is not hashed again while the key is the
+# same and the manifest still expects that sha256. Writing to a file, replacing or copying it, even
+# setting its times back with os.utime, gives it a new status-change time, which no program can set
+# (only the system clock can): a changed file is hashed again and refused. A file changed less than
+# RACY_NS before it was hashed is not remembered (on a filesystem with coarse timestamps a second change
+# within the same tick would keep the key): a model just written — by training, by a copy, by the Dask
+# plugin on a worker — is hashed in full. A cache that cannot be read or written only costs the hashing.
+CACHE_ENV = "AIPOLICY_CACHE_DIR"
+RACY_NS = 2_000_000_000
+
+
+def cache_dir() -> Path:
+    """``$AIPOLICY_CACHE_DIR``, else ``$XDG_CACHE_HOME/aipolicy``, else ``~/.cache/aipolicy``."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "aipolicy"
+
+
+def _hashes_path(folder: Path) -> Path:
+    real = os.path.realpath(folder).encode("utf-8", "surrogateescape")
+    return cache_dir() / "verified" / f"{hashlib.sha256(real).hexdigest()[:32]}.json"
+
+
+def _stat_key(path: Path) -> list[int]:
+    st = os.stat(path)
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def _file_sha256(f: Path, expected: str, known: list | None) -> tuple[str, list | None]:
+    """(sha256 of ``f``, its entry to remember or None): ``known`` (a remembered entry: stat key + sha256)
+    stands for the hash when ``f``'s stat key is the same and it recorded ``expected``."""
+    key = _stat_key(f)
+    if known == key + [expected]:
+        return expected, known
+    now = time.time_ns()
+    actual = sha256_file(f)
+    if _stat_key(f) != key or now - max(key[3], key[4]) < RACY_NS:
+        return actual, None
+    return actual, key + [actual]
+
+
+def _remembered(folder: Path) -> dict[str, list]:
+    try:
+        files = json.loads(_hashes_path(folder).read_text(encoding="utf-8"))["files"]
+        return {k: v for k, v in files.items() if isinstance(v, list) and len(v) == 6}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def _remember(folder: Path, entries: dict[str, list]) -> None:
+    path = _hashes_path(folder)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps({"folder": os.path.realpath(folder), "files": entries}) + "\n",
+                           encoding="utf-8")
+    except OSError:
+        pass
 
 
 def read_card(folder: Path) -> dict:
@@ -170,9 +247,7 @@ def load_predictor(name: str | os.PathLike | None = None, models_dir: str | os.P
     card = _read_card(folder)
     try:
         meta = json.loads((folder / PREDICTOR_META).read_text(encoding="utf-8"))
-        with np.load(folder / PREDICTOR_ARRAYS, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-        pred = Predictor.from_parts(meta, arrays)
+        pred = Predictor.from_parts(meta, read_npz(folder / PREDICTOR_ARRAYS))
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise AipolicyError(f"{folder}: the predictor files are not readable ({type(e).__name__}: {e})") from None
     card["manifest_sha256"] = manifest["sha256"]  # identifies the whole model folder (reports, resume)
@@ -256,18 +331,84 @@ def override_thresholds(model, overrides: dict | None):
 
 # ----------------------------------------------------------------------------- saving
 
-def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """An .npz that is the same bytes for the same arrays (fixed zip timestamps; np.savez stamps the time)."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for key in sorted(arrays):
-            arr = np.asarray(arrays[key])
-            if arr.dtype == object:
-                raise ValueError(f"array {key} holds Python objects; it cannot be stored without pickle")
+# predictor.npz is stored uncompressed: inflating 16 MB of weights took 60-70 ms of every `aipolicy label`
+# (a short file's whole run is 0.5 s), reading them is a copy. To keep the file small, an array whose last
+# axis is mostly one value (the weights and idf of the character-hash columns no n-gram of the training
+# data fell into: zero weights, one idf) is stored as NAME.shape, NAME.fill (that value), NAME.cols (the
+# other columns) and NAME.vals (their values); read_npz rebuilds it bit for bit. Folders written before
+# (deflated, unpacked arrays) read as they are.
+_PACKED_PARTS = (".shape", ".fill", ".cols", ".vals")
+_PACK_MIN = 4096  # arrays smaller than this are stored as they are
+_PACK_MAX_SIZE = 1 << 28  # elements of a rebuilt array at most (a few bytes of parts cannot ask for more)
+
+
+def pack_array(name: str, arr: np.ndarray) -> dict[str, np.ndarray]:
+    """``{name: arr}``, or its packed parts when at least a quarter of its columns hold nothing but its most
+    common value (compared bit for bit, so -0.0 and NaNs survive)."""
+    arr = np.asarray(arr)
+    if arr.ndim not in (1, 2) or arr.size < _PACK_MIN or arr.dtype.kind not in "fiu":
+        return {name: arr}
+    bits = np.ascontiguousarray(arr).view(f"u{arr.dtype.itemsize}").reshape(-1, arr.shape[-1])
+    values, counts = np.unique(bits, return_counts=True)
+    fill = values[counts.argmax()]
+    cols = np.flatnonzero((bits != fill).any(axis=0))
+    if len(cols) > arr.shape[-1] * 3 // 4:
+        return {name: arr}
+    return {f"{name}.shape": np.asarray(arr.shape, dtype=np.int64), f"{name}.fill": np.asarray(fill).view(arr.dtype),
+            f"{name}.cols": cols.astype(np.int32 if arr.shape[-1] < 2**31 else np.int64),
+            f"{name}.vals": np.ascontiguousarray(arr[..., cols])}
+
+
+def unpack_arrays(stored: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Inverse of :func:`pack_array` over a whole .npz; ValueError for parts that do not fit together."""
+    out = {k: v for k, v in stored.items() if not k.endswith(_PACKED_PARTS)}
+    for name in sorted({k.rsplit(".", 1)[0] for k in stored if k.endswith(_PACKED_PARTS)}):
+        if name in out:
+            raise ValueError(f"array {name} is stored both whole and packed")
+        out[name] = _unpack(name, stored)
+    return out
+
+
+def _unpack(name: str, stored: dict[str, np.ndarray]) -> np.ndarray:
+    try:
+        shape, fill, cols, vals = (stored[name + part] for part in _PACKED_PARTS)
+    except KeyError as e:
+        raise ValueError(f"packed array {name} has no {e.args[0]}") from None
+    shape = tuple(int(n) for n in shape)
+    fits = (len(shape) in (1, 2) and min(shape) >= 0 and int(np.prod(shape)) <= _PACK_MAX_SIZE
+            and fill.shape == () and vals.dtype == fill.dtype and cols.dtype.kind in "iu"
+            and vals.shape == shape[:-1] + cols.shape)
+    if not fits or (len(cols) and (cols.min() < 0 or cols.max() >= shape[-1])):
+        raise ValueError(f"packed array {name} does not fit together")
+    arr = np.full(shape, fill, dtype=vals.dtype)
+    arr[..., cols] = vals
+    return arr
+
+
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of a predictor.npz (no pickle: an object array is refused), packed ones rebuilt."""
+    with np.load(path, allow_pickle=False) as z:
+        return unpack_arrays({k: z[k] for k in z.files})
+
+
+def write_npz(path: Path, arrays: dict[str, np.ndarray], *, pack: bool = True) -> None:
+    """An .npz that is the same bytes for the same arrays (fixed zip timestamps; np.savez stamps the time),
+    uncompressed, with mostly-constant arrays packed (``pack_array``)."""
+    stored: dict[str, np.ndarray] = {}
+    for key in sorted(arrays):
+        arr = np.asarray(arrays[key])
+        if arr.dtype == object:
+            raise ValueError(f"array {key} holds Python objects; it cannot be stored without pickle")
+        if key.endswith(_PACKED_PARTS):
+            raise ValueError(f"array name {key} ends like a packed array's part")
+        stored.update(pack_array(key, arr) if pack else {key: arr})
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        for key in sorted(stored):
             info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
+            info.compress_type = zipfile.ZIP_STORED
             info.external_attr = 0o644 << 16
             with zf.open(info, "w", force_zip64=True) as fh:
-                np.lib.format.write_array(fh, arr, allow_pickle=False)
+                np.lib.format.write_array(fh, stored[key], allow_pickle=False)
 
 
 def write_predictor(pred, folder: Path) -> None:
