@@ -301,19 +301,22 @@ def _check_file(path: Path, limits: Limits) -> str:
 
 def _read_body(path: Path, ext: str, limits: Limits = DEFAULT_LIMITS) -> tuple[str, str, str, str]:
     """(raw text for the doc_id, paragraph text, text for metadata, title hint) of a non-table file."""
-    from .layout import repair_text
-    from .readers import read_converted, read_pdf as read_pdf_pages
-
     if ext in TEXT_EXT:
+        from .layout import repair_text
+
         raw = read_text_file(path)
         return raw, repair_text(raw), raw, ""
     if ext in DOCX_EXT:
         raw = read_docx(path, limits)
         return raw, raw, raw, ""
     if ext in CONVERT_EXT:
+        from .readers import read_converted
+
         raw = "\n".join(read_converted(path, limits))
         return raw, raw, raw, ""
     if ext in PDF_EXT:
+        from .readers import read_pdf as read_pdf_pages
+
         body, raw = read_pdf_pages(path)
         return raw, body, raw, ""
     raw, title = read_html(path)

@@ -6,7 +6,6 @@ always comes from options or configuration relative to the working directory.
 from __future__ import annotations
 
 import csv
-import logging
 from contextlib import contextmanager
 from functools import lru_cache
 from importlib import resources
@@ -37,6 +36,8 @@ def read_csv_rows(name: str) -> tuple[dict, ...]:
 def quiet_logger(name: str, level: int):
     """Raise a library's logger to ``level`` for the duration of a block, then restore it (nothing is
     changed at import time, and the caller's own logging configuration survives)."""
+    import logging
+
     logger = logging.getLogger(name)
     old = logger.level
     logger.setLevel(max(level, old))

@@ -10,7 +10,6 @@ from functools import lru_cache
 
 from .resources import read_lines
 
-_KEEP = re.compile(r"[\u3400-\u9fffA-Za-z0-9]")
 USERDICT_FREQ = 200000  # high enough that the domain terms win over their parts
 
 
@@ -63,8 +62,15 @@ def stopwords() -> frozenset:
 _NUMERIC = re.compile(r"[\d.%]+")
 
 
+@lru_cache(maxsize=1)
+def _keep_re() -> re.Pattern:
+    """A token worth keeping holds a letter, digit or Chinese character (compiled on first use: 4 ms that
+    labelling does not need)."""
+    return re.compile(r"[\u3400-\u9fffA-Za-z0-9]")
+
+
 def content_tokens(text: str) -> list[str]:
     """Tokens for topic models: no stopwords, no single characters, no numbers."""
-    sw = stopwords()
+    sw, keep = stopwords(), _keep_re()
     return [t for t in _cutter()(text)
-            if len(t) > 1 and t not in sw and _KEEP.search(t) and not _NUMERIC.fullmatch(t)]
+            if len(t) > 1 and t not in sw and keep.search(t) and not _NUMERIC.fullmatch(t)]
