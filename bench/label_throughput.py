@@ -1,7 +1,8 @@
 """Labelling throughput against plain jieba tokenisation, start-up time and memory, in one run.
 
     python bench/label_throughput.py [--corpus ../shared/corpus/city-reports-2024] [--jobs 2]
-                                     [--runs 3] [--baseline-rev REV]
+                                     [--runs 3] [--short-runs 9] [--baseline-rev REV] [--cold-start-only]
+                                     [--bytecode]
 
 (a) tokenise every unit of the corpus with plain ``jieba.lcut`` and nothing else (dictionary
     loaded beforehand, so (a) is tokenising only);
@@ -9,17 +10,27 @@
     a new process, imports, model load and integrity check, ingestion, labelling, output.
 Each is run ``--runs`` times (default 3) and the median is used: these 2-core machines are noisy.
 (c) cold start: ``aipolicy --help`` (target ≤ 0.1 s) next to a bare ``python -c pass``, and
-    ``aipolicy label`` on one short file of ``examples/`` (target ≤ 0.5 s);
+    ``aipolicy label`` on one short file of ``examples/`` (target ≤ 0.5 s), each the median of
+    ``--short-runs`` runs (default 9), the versions interleaved run by run;
 (d) peak memory of (b) — summed over the process and its workers — for the corpus and for 16 copies of
     it (target: ×16 input → ≤ 1.3× the memory). Every copy is a distinct document: each file of copy k
     gets one line of its own appended, so no copy is a byte-identical duplicate read once — all 16 are
     really read and labelled (the units printed are the units written).
 Prints (a), (b), the ratio b/a (target ≤ 0.25), units per second, (c) and (d).
+``--cold-start-only`` measures (c) alone (no corpus needed).
 
 ``--baseline-rev REV`` (e.g. ``main`` or a commit) also times (b) and (c) with the code of REV (its
 ``src/`` extracted with ``git archive`` to a temporary folder and put first on PYTHONPATH, same
-Python, same model folder), interleaved run by run with the current code, so that before → after
-comes from one run on the same machine load. Compare ratios from the same run, not across runs.
+Python) and the model REV ships (its ``models/default``, unless ``--baseline-model`` names another: a
+model written by newer code may not load in older code), interleaved run by run with the current code
+and ``--model``, so that before → after comes from one run on the same machine load. Compare ratios
+from the same run, not across runs. The short file's outputs (CSV, manifest, documents table) of the two
+versions are compared byte for byte and the result printed.
+
+Python's bytecode cache: with ``PYTHONDONTWRITEBYTECODE`` set (as in some shells) every run compiles the
+package's sources again (≈ 0.08 s of a short run); a ``pip install`` writes the cache once. The line
+``bytecode cache:`` says which; ``--bytecode`` unsets the variable for the timed commands (each version
+compiles its cache in an untimed first run), as a user's installed package runs.
 """
 from __future__ import annotations
 
@@ -62,10 +73,11 @@ def tree_rss_kb(pid: int) -> int:
 
 
 class Code:
-    """One version of the code: how to start its CLI (current: the installed console script)."""
+    """One version of the code: how to start its CLI (current: the installed console script) and the
+    model it labels with."""
 
-    def __init__(self, name: str, src: Path | None = None):
-        self.name, self.src = name, src
+    def __init__(self, name: str, model: str, src: Path | None = None, bytecode: bool = False):
+        self.name, self.model, self.src, self.bytecode = name, model, src, bytecode
 
     def cmd(self) -> list[str]:
         if self.src is None:
@@ -77,12 +89,14 @@ class Code:
         env = dict(os.environ)
         if self.src is not None:
             env["PYTHONPATH"] = str(self.src) + os.pathsep + env.get("PYTHONPATH", "")
+        if self.bytecode:
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
         return env
 
 
-def run_label(code: Code, inputs: Path, out: Path, jobs: int, model: str) -> tuple[float, int]:
+def run_label(code: Code, inputs: Path, out: Path, jobs: int) -> tuple[float, int]:
     """Wall time and peak tree RSS (kB) of one `aipolicy label` process."""
-    cmd = code.cmd() + ["label", str(inputs), "-o", str(out), "-q", "-j", str(jobs), "-m", model]
+    cmd = code.cmd() + ["label", str(inputs), "-o", str(out), "-q", "-j", str(jobs), "-m", code.model]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=code.env())
     peak = 0
@@ -131,9 +145,34 @@ def jieba_seconds(corpus: Path, runs: int) -> tuple[list[float], int, int]:
 
 
 def extract(rev: str, dest: Path) -> Path:
-    tar = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "src"], check=True, capture_output=True).stdout
+    """REV's ``src/`` and ``models/default`` under ``dest``; returns the ``src`` folder."""
+    tar = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "src", "models/default"], check=True,
+                         capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(dest)], input=tar, check=True)
     return dest / "src"
+
+
+def short_outputs(out: Path) -> list[bytes]:
+    """The bytes of the short file's output, manifest and documents table."""
+    return [Path(str(out) + ext).read_bytes() for ext in ("", ".manifest.csv", ".documents.csv")]
+
+
+def cold_start(codes: list[Code], short: Path, tmp: Path, runs: int) -> tuple[dict, dict, float, bool]:
+    """Median seconds of `aipolicy --help` and of `aipolicy label SHORT` per version (interleaved run by
+    run), of a bare `python -c pass`, and whether every version wrote the same bytes for SHORT."""
+    outs = {c.name: tmp / f"short-{i}.csv" for i, c in enumerate(codes)}
+    for c in codes:  # untimed: writes the bytecode cache where it is enabled, warms the file cache
+        timed(c, ["label", str(short), "-o", str(outs[c.name]), "-q", "-m", c.model])
+    help_runs = {c.name: [] for c in codes}
+    short_runs = {c.name: [] for c in codes}
+    for _ in range(runs):
+        for c in codes:
+            help_runs[c.name].append(timed(c, ["--help"]))
+            short_runs[c.name].append(timed(c, ["label", str(short), "-o", str(outs[c.name]), "-q", "-m", c.model]))
+    same = all(short_outputs(outs[c.name]) == short_outputs(outs[codes[0].name]) for c in codes)
+    bare = statistics.median(_bare() for _ in range(runs))
+    return ({n: statistics.median(r) for n, r in help_runs.items()},
+            {n: statistics.median(r) for n, r in short_runs.items()}, bare, same)
 
 
 def fmt(xs) -> str:
@@ -148,52 +187,69 @@ def main() -> None:
     ap.add_argument("--short", default=str(ROOT / "examples" / "示例市人工智能行动方案.txt"),
                     help="the short file for the cold-start measure")
     ap.add_argument("--runs", type=int, default=3, help="timed runs of (a) and (b); the median is reported")
+    ap.add_argument("--short-runs", type=int, default=9, help="timed runs of (c) per version; the median is reported")
     ap.add_argument("--model", default=str(ROOT / "models" / "default"), help="model folder used by every run")
     ap.add_argument("--baseline-rev", default=None, help="also time the code of this git revision")
+    ap.add_argument("--baseline-model", default=None,
+                    help="model folder for the baseline (default: the baseline revision's models/default)")
+    ap.add_argument("--cold-start-only", action="store_true", help="only (c): --help and one short file")
+    ap.add_argument("--bytecode", action="store_true",
+                    help="let the timed commands use Python's bytecode cache (unset PYTHONDONTWRITEBYTECODE)")
     ap.add_argument("--no-memory", action="store_true", help="skip the ×16 memory check")
     args = ap.parse_args()
     corpus = Path(args.corpus)
-    if not corpus.is_dir():
+    if not args.cold_start_only and not corpus.is_dir():
         raise SystemExit(f"corpus not found: {corpus}")
 
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        codes = [Code("now", args.model, bytecode=args.bytecode)]
+        if args.baseline_rev:
+            src = extract(args.baseline_rev, tmp)
+            model = args.baseline_model or str(tmp / "models" / "default")
+            codes.insert(0, Code(f"baseline {args.baseline_rev}", model, src, bytecode=args.bytecode))
+        env = codes[-1].env()
+        print(f"bytecode cache: {'off (PYTHONDONTWRITEBYTECODE set)' if env.get('PYTHONDONTWRITEBYTECODE') else 'on'}; "
+              + "; ".join(f"[{c.name}] model {c.model}" for c in codes))
+        help_s, short_s, bare_s, same = cold_start(codes, Path(args.short), tmp, args.short_runs)
+        for c in codes:
+            print(f"[{c.name}] (c) aipolicy --help: {help_s[c.name]:.3f} s (target ≤ 0.1; bare python -c pass: "
+                  f"{bare_s:.3f} s); aipolicy label on one short file ({Path(args.short).name}): "
+                  f"{short_s[c.name]:.3f} s (target ≤ 0.5; median of {args.short_runs})")
+        if len(codes) > 1:
+            print(f"(c) short file: {short_s[codes[-1].name] / short_s[codes[0].name]:.2f} × the baseline's time; "
+                  f"outputs (CSV, manifest, documents) {'byte-identical' if same else 'DIFFER'} between versions")
+        if not args.cold_start_only:
+            _throughput(args, corpus, codes, tmp)
+
+
+def _throughput(args, corpus: Path, codes: list[Code], tmp: Path) -> None:
+    """(a), (b) and (d)."""
     a_runs, n, chars = jieba_seconds(corpus, args.runs)
     a = statistics.median(a_runs)
     print(f"corpus: {corpus} — {n} units, {chars / 1e6:.2f} M characters; {os.cpu_count()} CPUs, --jobs {args.jobs}")
     print(f"(a) jieba.lcut over every unit:  {a:7.2f} s  ({chars / a / 1e6:.2f} M chars/s; runs: {fmt(a_runs)})")
-
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        codes = [Code("now")]
-        if args.baseline_rev:
-            codes.insert(0, Code(f"baseline {args.baseline_rev}", extract(args.baseline_rev, tmp)))
-        b_runs = {c.name: [] for c in codes}
-        for k in range(args.runs):  # interleaved: the same machine load for every version
-            for c in codes:
-                b_runs[c.name].append(run_label(c, corpus, tmp / f"one{k}.csv", args.jobs, args.model))
-        help_s = {c.name: statistics.median(timed(c, ["--help"]) for _ in range(5)) for c in codes}
-        short = ["label", args.short, "-o", str(tmp / "short.csv"), "-q", "-m", args.model]
-        short_s = {c.name: statistics.median(timed(c, short) for _ in range(3)) for c in codes}
-        bare_s = statistics.median(_bare() for _ in range(5))
+    b_runs = {c.name: [] for c in codes}
+    for k in range(args.runs):  # interleaved: the same machine load for every version
         for c in codes:
-            b = statistics.median(r[0] for r in b_runs[c.name])
-            peak = max(r[1] for r in b_runs[c.name])
-            print(f"[{c.name}] (b) aipolicy label (whole command): {b:7.2f} s  ({n / b:,.0f} units/s, "
-                  f"peak memory {peak / 1024:,.0f} MiB; runs: {fmt(r[0] for r in b_runs[c.name])})")
-            print(f"[{c.name}] ratio b/a = {b / a:.2f}   (target ≤ 0.25)")
-            print(f"[{c.name}] (c) aipolicy --help: {help_s[c.name]:.3f} s (target ≤ 0.1; bare python -c pass: "
-                  f"{bare_s:.3f} s); aipolicy label on one short file ({Path(args.short).name}): "
-                  f"{short_s[c.name]:.2f} s (target ≤ 0.5)")
-        if not args.no_memory:
-            now = codes[-1]
-            peak1 = max(r[1] for r in b_runs[now.name])
-            big = tmp / "corpus_xN"
-            distinct_copies(corpus, big, args.repeat)
-            b16, peak16 = run_label(now, big, tmp / "many.csv", args.jobs, args.model)
-            with open(tmp / "many.csv", encoding="utf-8-sig", newline="") as fh:
-                rows = sum(1 for _ in csv.reader(fh)) - 1
-            print(f"[{now.name}] (d) corpus ×{args.repeat} (distinct copies): {rows} units written in {b16:.2f} s "
-                  f"({rows / b16:,.0f} units/s), peak memory {peak16 / 1024:,.0f} MiB = {peak16 / peak1:.2f} × "
-                  f"the single corpus's {peak1 / 1024:,.0f} MiB (target ≤ 1.30)")
+            b_runs[c.name].append(run_label(c, corpus, tmp / f"one{k}.csv", args.jobs))
+    for c in codes:
+        b = statistics.median(r[0] for r in b_runs[c.name])
+        peak = max(r[1] for r in b_runs[c.name])
+        print(f"[{c.name}] (b) aipolicy label (whole command): {b:7.2f} s  ({n / b:,.0f} units/s, "
+              f"peak memory {peak / 1024:,.0f} MiB; runs: {fmt(r[0] for r in b_runs[c.name])})")
+        print(f"[{c.name}] ratio b/a = {b / a:.2f}   (target ≤ 0.25)")
+    if not args.no_memory:
+        now = codes[-1]
+        peak1 = max(r[1] for r in b_runs[now.name])
+        big = tmp / "corpus_xN"
+        distinct_copies(corpus, big, args.repeat)
+        b16, peak16 = run_label(now, big, tmp / "many.csv", args.jobs)
+        with open(tmp / "many.csv", encoding="utf-8-sig", newline="") as fh:
+            rows = sum(1 for _ in csv.reader(fh)) - 1
+        print(f"[{now.name}] (d) corpus ×{args.repeat} (distinct copies): {rows} units written in {b16:.2f} s "
+              f"({rows / b16:,.0f} units/s), peak memory {peak16 / 1024:,.0f} MiB = {peak16 / peak1:.2f} × "
+              f"the single corpus's {peak1 / 1024:,.0f} MiB (target ≤ 1.30)")
 
 
 def _bare() -> float:
