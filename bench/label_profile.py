@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from label_throughput import ROOT, Code, extract  # noqa: E402
+from label_throughput import ROOT, Code, copy_src, extract  # noqa: E402
 
 # Runs inside the measured process. Stages are exclusive: nested ones are subtracted from the outer one.
 PROBE = r'''
@@ -110,7 +110,7 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        codes = [Code("now", args.model, bytecode=args.bytecode)]
+        codes = [Code("now", args.model, copy_src(tmp / "now"), bytecode=args.bytecode)]
         if args.baseline_rev:
             src = extract(args.baseline_rev, tmp)
             codes.insert(0, Code(f"baseline {args.baseline_rev}", args.baseline_model or str(tmp / "models" / "default"),

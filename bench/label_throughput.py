@@ -19,6 +19,7 @@ Each is run ``--runs`` times (default 3) and the median is used: these 2-core ma
 Prints (a), (b), the ratio b/a (target ≤ 0.25), units per second, (c) and (d).
 ``--cold-start-only`` measures (c) alone (no corpus needed).
 
+The current code runs from a copy of ``src/`` put first on PYTHONPATH (``python -m aipolicy.cli``).
 ``--baseline-rev REV`` (e.g. ``main`` or a commit) also times (b) and (c) with the code of REV (its
 ``src/`` extracted with ``git archive`` to a temporary folder and put first on PYTHONPATH, same
 Python) and the model REV ships (its ``models/default``, unless ``--baseline-model`` names another: a
@@ -30,7 +31,7 @@ versions are compared byte for byte and the result printed.
 Python's bytecode cache: with ``PYTHONDONTWRITEBYTECODE`` set (as in some shells) every run compiles the
 package's sources again (≈ 0.08 s of a short run); a ``pip install`` writes the cache once. The line
 ``bytecode cache:`` says which; ``--bytecode`` unsets the variable for the timed commands (each version
-compiles its cache in an untimed first run), as a user's installed package runs.
+writes its cache, in its temporary copy, in an untimed first run), as a user's installed package runs.
 """
 from __future__ import annotations
 
@@ -152,6 +153,14 @@ def extract(rev: str, dest: Path) -> Path:
     return dest / "src"
 
 
+def copy_src(dest: Path) -> Path:
+    """The working tree's ``src/`` copied under ``dest`` without bytecode caches, so that the current code
+    starts as the baseline does (with ``PYTHONDONTWRITEBYTECODE`` set, a cache left in ``src/`` by an
+    earlier run would still be read)."""
+    shutil.copytree(ROOT / "src", dest / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    return dest / "src"
+
+
 def short_outputs(out: Path) -> list[bytes]:
     """The bytes of the short file's output, manifest and documents table."""
     return [Path(str(out) + ext).read_bytes() for ext in ("", ".manifest.csv", ".documents.csv")]
@@ -203,7 +212,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        codes = [Code("now", args.model, bytecode=args.bytecode)]
+        codes = [Code("now", args.model, copy_src(tmp / "now"), bytecode=args.bytecode)]
         if args.baseline_rev:
             src = extract(args.baseline_rev, tmp)
             model = args.baseline_model or str(tmp / "models" / "default")
