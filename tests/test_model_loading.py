@@ -245,3 +245,23 @@ def test_the_console_script_exits_with_the_command_status_and_frozen_objects(mon
         assert e.value.code == 3 and gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_a_parser_built_for_one_command_parses_and_helps_as_the_whole_one():
+    import argparse
+
+    from aipolicy import cli
+
+    def commands(parser):
+        return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+    full = commands(cli.build_parser())
+    assert {"ingest", "label", "evaluate", "topics", "report", "train", "suggest", "models", "labels"} <= set(full)
+    for name in full:
+        one = commands(cli.build_parser(only=name))
+        assert list(one) == [name]
+        assert one[name].format_help() == full[name].format_help()
+    for argv in (["label", "a.txt", "-o", "o.csv", "-j", "2", "-q", "--threshold", "data=0.3"],
+                 ["models", "show", "x"], ["labels", "check", "--no-units"], ["report", "d", "-o", "r", "--no-topics"]):
+        assert vars(cli.build_parser(only=argv[0]).parse_args(argv)) == vars(cli.build_parser().parse_args(argv))
+    assert set(commands(cli.build_parser(only="nosuch"))) == set(full)  # an unknown command: all are listed
