@@ -120,6 +120,23 @@ def test_packed_parts_that_do_not_fit_are_refused(trained, tmp_path, damage):
         load_predictor(bad)
 
 
+def test_uncompressed_members_are_read_as_numpy_reads_them(tmp_path):
+    arrays = {"f": np.asfortranarray(np.arange(12.0).reshape(3, 4)), "i": np.arange(7, dtype=np.int32),
+              "s": np.float64(2.5), "b": np.array([True, False]), "e": np.zeros((0, 3))}
+    np.savez(tmp_path / "plain.npz", **arrays)  # stored, not deflated: read straight from the bytes
+    got = read_npz(tmp_path / "plain.npz")
+    with np.load(tmp_path / "plain.npz") as z:
+        for k in arrays:
+            assert _same(got[k], z[k]) and got[k].flags.f_contiguous == z[k].flags.f_contiguous, k
+            assert got[k].flags.writeable and got[k].flags.aligned
+    data = bytearray((tmp_path / "plain.npz").read_bytes())
+    head = data.index(b"'shape': (7,)")
+    data[head:head + 13] = b"'shape': (9,)"  # more elements than the member holds
+    (tmp_path / "bad.npz").write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="does not match"):
+        read_npz(tmp_path / "bad.npz")
+
+
 def test_array_names_that_look_like_packed_parts_are_refused(tmp_path):
     with pytest.raises(ValueError, match="packed"):
         write_npz(tmp_path / "x.npz", {"coef.vals": np.zeros(3)})
