@@ -133,7 +133,7 @@ def test_uncompressed_members_are_read_as_numpy_reads_them(tmp_path):
     head = data.index(b"'shape': (7,)")
     data[head:head + 13] = b"'shape': (9,)"  # more elements than the member holds
     (tmp_path / "bad.npz").write_bytes(bytes(data))
-    with pytest.raises(ValueError, match="does not match"):
+    with pytest.raises(ValueError, match="does not fill the member"):
         read_npz(tmp_path / "bad.npz")
 
 
