@@ -27,7 +27,6 @@ import shutil
 import time
 import warnings
 import zipfile
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +60,8 @@ def sha256_file(path: Path) -> str:
 
 def shipped_models_dir() -> Path:
     """The models that ship inside the installed package."""
+    from importlib import resources
+
     return Path(str(resources.files("aipolicy.shipped_models")))
 
 
