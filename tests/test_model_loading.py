@@ -98,7 +98,8 @@ def test_a_model_in_the_old_layout_loads_and_labels_byte_identically(trained, tm
     assert outs[0] == outs[1]
 
 
-@pytest.mark.parametrize("damage", ["cols out of range", "values of another shape", "part missing", "twice"])
+@pytest.mark.parametrize("damage", ["cols out of range", "values of another shape", "part missing", "twice",
+                                    "not a zip"])
 def test_packed_parts_that_do_not_fit_are_refused(trained, tmp_path, damage):
     bad = _copy(trained[0], tmp_path / "bad")
     with np.load(bad / "predictor.npz") as z:
@@ -109,12 +110,14 @@ def test_packed_parts_that_do_not_fit_are_refused(trained, tmp_path, damage):
         stored["coef.vals"] = stored["coef.vals"][:, :-1]
     elif damage == "part missing":
         del stored["coef.fill"]
-    else:
+    elif damage == "twice":
         stored["coef"] = unpack_arrays(stored)["coef"]
     with zipfile.ZipFile(bad / "predictor.npz", "w") as zf:
         for k, v in stored.items():
             with zf.open(f"{k}.npy", "w") as fh:
                 np.lib.format.write_array(fh, v, allow_pickle=False)
+    if damage == "not a zip":
+        (bad / "predictor.npz").write_bytes(b"PK\x03\x04" + bytes(100))
     _reseal(bad)
     with pytest.raises(AipolicyError, match="predictor files are not readable"):
         load_predictor(bad)

@@ -22,8 +22,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import struct
 import shutil
+import struct
 import time
 import warnings
 import zipfile
@@ -401,8 +401,11 @@ def _stored_arrays(path: Path) -> dict[str, np.ndarray] | None:
     the file (numpy.load goes through zipfile in 256 kB chunks with a CRC: twice the time, for a file whose
     sha256 is checked); None when a member is compressed. ValueError for a member that is not one array."""
     with open(path, "rb") as fh:
-        with zipfile.ZipFile(fh) as zf:
-            members = zf.infolist()
+        try:
+            with zipfile.ZipFile(fh) as zf:
+                members = zf.infolist()
+        except zipfile.BadZipFile as e:
+            raise ValueError(f"not an .npz ({e})") from None
         if any(m.compress_type != zipfile.ZIP_STORED for m in members):
             return None
         out = {}
@@ -411,7 +414,7 @@ def _stored_arrays(path: Path) -> dict[str, np.ndarray] | None:
             local = fh.read(30)
             if local[:4] != b"PK\x03\x04" or not m.filename.endswith(".npy"):
                 raise ValueError(f"{m.filename} is not an array of the .npz")
-            begin = m.header_offset + 30 + sum(struct.unpack("<HH", local[26:30]))
+            begin = m.header_offset + 30 + sum(struct.unpack("<HH", local[26:30].ljust(4, b"\0")))
             fh.seek(begin)
             out[m.filename[:-len(".npy")]] = np.lib.format.read_array(fh, allow_pickle=False)
             if fh.tell() - begin != m.file_size:
