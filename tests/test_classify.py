@@ -105,6 +105,76 @@ def test_evaluate_in_two_processes_and_refit_match_one_process_and_a_plain_fit()
     np.testing.assert_array_equal(one.oof_proba, two.oof_proba)
     np.testing.assert_array_equal(one.thresholds, two.thresholds)
     plain = _clf(thresholds=[float(t) for t in one.thresholds]).fit(texts, Y)
+    plain.calibrate(Y, one.oof_proba)  # the final model's calibration comes from the folds' probabilities
     np.testing.assert_array_equal(two.refitted.predict_proba(texts), plain.predict_proba(texts))
     np.testing.assert_array_equal(two.refitted.thresholds_, plain.thresholds_)
     assert evaluate(_clf(), texts, Y, groups, cues, folds=3).refitted is None
+
+
+# ------------------------------------------------------------------ the blended word-pair model
+
+def test_word_pairs_are_adjacent_known_words_of_one_text():
+    from aipolicy.predictor import _binary_csr, fit_pairs, word_ids
+
+    vocab = {"数据": 0, "安全": 1, "平台": 2}
+    segs = [["数据", "安全", "，", "平台"], ["数据", "安全"], ["安全", "数据", "未知", "平台"], ["平台"]]
+    ids, indptr = word_ids(segs, vocab)
+    assert ids.tolist() == [0, 1, -1, 2, 0, 1, 1, 0, -1, 2, 2]
+    # 数据安全 in two texts; 安全数据 in one; punctuation, unknown words and text ends break pairs
+    assert fit_pairs(ids, indptr, 3, 2).tolist() == [0 * 3 + 1]
+    assert fit_pairs(ids, indptr, 3, 1).tolist() == [0 * 3 + 1, 1 * 3 + 0]
+    X = _binary_csr(ids, indptr, 3, fit_pairs(ids, indptr, 3, 2)).tocsr().toarray()
+    assert X.tolist() == [[1, 1, 1, 1], [1, 1, 0, 1], [1, 1, 1, 0], [0, 0, 1, 0]]  # 0/1, pair last
+
+
+def test_word_pair_model_weights_follow_the_log_count_ratios():
+    import scipy.sparse as sp
+
+    from aipolicy.classify import _fit_pairs_model
+
+    # feature 0 only in positives, feature 1 only in negatives, feature 2 everywhere
+    X = sp.csr_matrix(np.array([[1, 0, 1]] * 6 + [[0, 1, 1]] * 6, dtype=float))
+    y = np.array([1] * 6 + [0] * 6)
+    w, b = _fit_pairs_model(X, y, None, C=1.0, class_weight="balanced", random_state=0)
+    assert w[0] > 0 > w[1] and abs(w[2]) < 1e-9  # ratio 0: a feature as common in both says nothing
+    assert _fit_pairs_model(X, np.ones(12, int), None, C=1.0, class_weight=None, random_state=0)[1] > 10
+
+
+def test_blend_settings_are_checked_and_zero_weight_is_the_plain_regression():
+    texts, Y, _ = _data()
+    with pytest.raises(ValueError, match="nb_weight"):
+        _clf(nb_weight=1.5, thresholds=0.5).fit(texts, Y)
+    with pytest.raises(ValueError, match="word_ngram_range"):
+        _clf(word_ngram_range=(1, 2), thresholds=0.5).fit(texts, Y)
+    plain = _clf(nb_weight=0.0, thresholds=0.5).fit(texts, Y)
+    assert plain.nb_coef_ is None and _clf(word_ngram_range=(1, 2), nb_weight=0.0, thresholds=0.5).fit(texts, Y)
+    blended = _clf(thresholds=0.5).fit(texts, Y)
+    p0, p1 = plain.predict_proba(texts), blended.predict_proba(texts)
+    assert not np.allclose(p0, p1)
+    # the blend is the weighted average of the regression's probabilities and the word-pair model's
+    from aipolicy.classify import _texts
+
+    Xv, Xb = blended._features_of(_texts(texts))
+    pr = np.column_stack([e.predict_proba(Xv)[:, 1] for e in blended.estimators_])
+    z = np.asarray(Xb @ blended.nb_coef_.T) + blended.nb_intercept_
+    np.testing.assert_allclose(p1, 0.6 * pr + 0.4 / (1 + np.exp(-z)), rtol=0, atol=1e-12)
+
+
+def test_a_predictor_of_format_1_still_loads_and_a_broken_blend_is_refused():
+    from aipolicy.predictor import Predictor, from_estimator
+
+    texts, Y, _ = _data()
+    plain = _clf(nb_weight=0.0, thresholds=0.5).fit(texts, Y)
+    meta, arrays = from_estimator(plain).to_parts()
+    assert set(arrays) == set(Predictor._ARRAYS)  # nothing of a blend
+    old = {k: v for k, v in meta.items() if k != "nb_weight"} | {"format": "aipolicy-predictor/1"}
+    np.testing.assert_allclose(Predictor.from_parts(old, arrays).predict_proba(texts), plain.predict_proba(texts),
+                               rtol=0, atol=1e-12)
+    blended = _clf(thresholds=0.5).fit(texts, Y)
+    blended.calibrate(Y, blended.predict_proba(texts))
+    meta, arrays = from_estimator(blended).to_parts()
+    assert {"nb_pairs", "nb_coef", "nb_intercept", "post_a", "post_b"} <= set(arrays) and meta["nb_weight"] == 0.4
+    with pytest.raises(ValueError, match="nb_coef"):
+        Predictor.from_parts(meta, {k: v for k, v in arrays.items() if k != "nb_coef"})
+    with pytest.raises(ValueError, match="post_a"):
+        Predictor.from_parts(meta, {k: v for k, v in arrays.items() if k != "post_b"})

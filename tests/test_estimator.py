@@ -10,6 +10,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from aipolicy import classify
 from aipolicy.classify import KeywordBaseline, PolicyClassifier, best_thresholds, evaluate, grouped_folds, scores_table
+from aipolicy.predictor import post_calibrate
 from fixture_corpus import CATS, fixture_matrix
 
 
@@ -204,8 +205,13 @@ def test_fit_chooses_thresholds_on_out_of_fold_predictions(monkeypatch):
     spy.fit(texts, Y, groups=groups)
     assert len(_Spy.fits) == 4  # the model, then one per fold
     assert _Spy.leaks == []
-    ev = evaluate(_clf(thresholds=None, threshold_folds=3), texts, Y, groups, {c: ["x"] for c in CATS}, folds=3)
-    np.testing.assert_array_equal(spy.thresholds_, ev.thresholds)
+    ev = evaluate(_clf(thresholds=None, threshold_folds=3), texts, Y, groups, {c: ["x"] for c in CATS}, folds=3,
+                  refit=True)
+    # the thresholds chosen on the out-of-fold probabilities, mapped through the calibration fitted on them
+    np.testing.assert_array_equal(spy.thresholds_, post_calibrate(ev.thresholds, spy.post_a_, spy.post_b_))
+    np.testing.assert_array_equal(spy.thresholds_, ev.refitted.thresholds_)
+    assert (np.diff(post_calibrate(np.array([[0.1] * 6, [0.5] * 6, [0.9] * 6]), spy.post_a_, spy.post_b_),
+                    axis=0) > 0).all()  # the calibration keeps the order of probabilities
 
 
 def test_grid_search_picks_the_informative_setting():

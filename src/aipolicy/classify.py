@@ -20,9 +20,9 @@ from sklearn.model_selection import GroupKFold, StratifiedKFold
 
 from sklearn.utils.validation import check_is_fitted
 
-from .features import (PreparedTexts, fit_transform_prepared, make_vectorizer, prepare, transform_prepared,
-                       word_feature_names)
-from .predictor import add_label_columns, cue_pattern, top_terms
+from .features import (PreparedTexts, fit_transform_prepared, fit_word_pairs, make_vectorizer, prepare, segments_of,
+                       transform_prepared, word_feature_names, word_pair_matrix)
+from .predictor import add_label_columns, blend, cue_pattern, logit, post_calibrate, top_terms
 from .settings import SEED
 
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.025), 3)
@@ -136,10 +136,29 @@ def _fit_category(Xc, Y, j, sw, *, cols, width, C, class_weight, calibration_cv,
     return est, np.mean([c.estimator.coef_[0] for c in est.calibrated_classifiers_], axis=0)
 
 
-def _fit_categories(Xc, Xs, Y, sw, first: int, cats, **kw) -> list:
+def _fit_pairs_model(Xb, yj, sw, *, C, class_weight, random_state) -> tuple[np.ndarray, float]:
+    """(weights, intercept) of the word-pair model of one category: a logistic regression on the 0/1 words
+    and word pairs ``Xb`` scaled by their log-count ratios (how much likelier a feature is in the
+    category's units than in the others', Wang & Manning's NB-SVM), the weights returned times the ratios
+    so that they apply to ``Xb`` itself."""
+    n_pos = int(yj.sum())
+    if n_pos in (0, len(yj)):  # constant: the probability 0 or 1 of the other model
+        return np.zeros(Xb.shape[1]), 50.0 if n_pos else -50.0
+    pos = np.asarray(Xb[yj == 1].sum(axis=0)).ravel() + 1.0
+    neg = np.asarray(Xb[yj == 0].sum(axis=0)).ravel() + 1.0
+    ratio = np.log(pos / pos.sum()) - np.log(neg / neg.sum())
+    lr = LogisticRegression(C=C, class_weight=class_weight, solver="liblinear", dual=True, max_iter=2000,
+                            random_state=random_state)
+    lr.fit(Xb.multiply(ratio).tocsr(), yj, sample_weight=sw)
+    return lr.coef_[0] * ratio, float(lr.intercept_[0])
+
+
+def _fit_categories(Xc, Xs, Xb, Y, sw, first: int, cats, nb=None, **kw) -> list:
     """``_fit_category`` for the columns ``cats`` of ``Y``: on ``Xc`` for the category ``first``, on ``Xs``
-    (the same matrix with sorted indices) for the others."""
-    return [_fit_category(Xc if j == first else Xs, Y, j, sw, **kw) for j in cats]
+    (the same matrix with sorted indices) for the others; with the word-pair model (``_fit_pairs_model``
+    on ``Xb`` with the settings ``nb``) when ``nb`` is given."""
+    return [(*_fit_category(Xc if j == first else Xs, Y, j, sw, **kw),
+             None if nb is None else _fit_pairs_model(Xb, Y[:, j], sw, **nb)) for j in cats]
 
 
 class PolicyClassifier(ClassifierMixin, BaseEstimator):
@@ -160,7 +179,8 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, *, categories=None, word_ngram_range=(1, 1), char_ngram_range=(2, 3),
                  min_df=2, max_features=60000, char_bits=18, cue_terms=None, C=10.0, class_weight="balanced",
-                 calibration_cv=3, thresholds=None, threshold_folds=5, random_state=SEED):
+                 calibration_cv=0, nb_weight=0.4, nb_C=1.0, thresholds=None, threshold_folds=5,
+                 random_state=SEED):
         self.categories = categories
         self.word_ngram_range = word_ngram_range
         self.char_ngram_range = char_ngram_range
@@ -171,6 +191,8 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         self.C = C
         self.class_weight = class_weight
         self.calibration_cv = calibration_cv
+        self.nb_weight = nb_weight
+        self.nb_C = nb_C
         self.thresholds = thresholds
         self.threshold_folds = threshold_folds
         self.random_state = random_state
@@ -226,18 +248,30 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         return prepare(self._new_vectorizer(), texts)
 
     def _fit_features(self, prep: PreparedTexts):
-        """Fit the vectorizer on the prepared units (all that this model may see); their feature matrix."""
+        """Fit the vectorizer (and the word pairs) on the prepared units (all that this model may see);
+        (their feature matrix, their word-pair matrix or None)."""
         self.vectorizer_ = self._new_vectorizer()
         Xv = fit_transform_prepared(self.vectorizer_, prep)
         words = dict(self.vectorizer_.transformer_list)["w"]
         words.stop_words_ = None  # the pruned n-grams: only for introspection, large when pickled
         words._stop_words_id = None  # a memory address (a cache key): would make the pickle differ per run
-        return Xv
+        self.nb_pairs_, Xb = None, None
+        if self._blended():
+            self.nb_pairs_, Xb = fit_word_pairs(self.vectorizer_, prep.segments, self.min_df)
+        return Xv, Xb
 
-    def _regressions(self, Xv, Y: np.ndarray, sw, parts: int = 1) -> list:
-        """The logistic-regression fits of all categories on the features ``Xv``, as ``parts`` tasks over
+    def _blended(self) -> bool:
+        if not 0 <= self.nb_weight <= 1:
+            raise ValueError(f"nb_weight must be in [0, 1], got {self.nb_weight!r}")
+        if self.nb_weight > 0 and tuple(self.word_ngram_range) != (1, 1):
+            raise ValueError("the word-pair model (nb_weight > 0) needs word_ngram_range (1, 1): it makes the pairs")
+        return self.nb_weight > 0
+
+    def _regressions(self, features, Y: np.ndarray, sw, parts: int = 1) -> list:
+        """The logistic-regression fits of all categories on the ``features`` (``_fit_features``), as ``parts`` tasks over
         consecutive categories (run them, here or in worker processes, and give their results, joined in
         order, to ``_set_fitted``)."""
+        Xv, Xb = features
         cols, Xc = compact_columns(Xv)
         # scikit-learn sorts the column indices of its input in place: fitted one after the other on one
         # matrix, the first category that is fitted saw them unsorted and every later one sorted (which
@@ -247,14 +281,21 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         fitted = [j for j in range(Y.shape[1]) if 0 < Y[:, j].sum() < len(Y)]
         first = fitted[0] if fitted else -1
         kw = {"cols": cols, "width": Xv.shape[1], "C": self.C, "class_weight": self.class_weight,
-              "calibration_cv": self.calibration_cv, "random_state": self.random_state}
-        return [_Task(_fit_categories, (Xc if first in cats else None, Xs, Y, sw, first, cats), kw)
+              "calibration_cv": self.calibration_cv, "random_state": self.random_state,
+              "nb": None if Xb is None else {"C": self.nb_C, "class_weight": self.class_weight,
+                                             "random_state": self.random_state}}
+        return [_Task(_fit_categories, (Xc if first in cats else None, Xs, Xb, Y, sw, first, cats), kw)
                 for cats in map(list, np.array_split(np.arange(Y.shape[1]), parts)) if cats]
 
     def _set_fitted(self, fitted: list) -> None:
         cats = self._category_names()
-        self.estimators_ = [est for est, _ in fitted]
-        self.coef_ = np.vstack([coef for _, coef in fitted])  # weight of each feature per category (evidence)
+        self.estimators_ = [est for est, _, _ in fitted]
+        self.coef_ = np.vstack([coef for _, coef, _ in fitted])  # weight of each feature per category (evidence)
+        self.nb_coef_ = self.nb_intercept_ = None
+        if fitted and fitted[0][2] is not None:
+            self.nb_coef_ = np.vstack([nb[0] for _, _, nb in fitted])
+            self.nb_intercept_ = np.array([nb[1] for _, _, nb in fitted])
+        self.post_a_ = self.post_b_ = None  # set from out-of-fold probabilities (_calibrate)
         self.categories_ = np.array(cats)
         self.classes_ = [np.array([0, 1])] * len(cats)
 
@@ -265,7 +306,25 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
 
     def _proba_prepared(self, prep: PreparedTexts) -> np.ndarray:
         """``predict_proba`` of prepared units."""
-        return self.predict_proba_features(transform_prepared(self.vectorizer_, prep))
+        Xb = None if self.nb_coef_ is None else word_pair_matrix(self.vectorizer_, prep.segments, self.nb_pairs_)
+        return self.predict_proba_features(transform_prepared(self.vectorizer_, prep), Xb)
+
+    def calibrate(self, Y: np.ndarray, P: np.ndarray) -> np.ndarray:
+        """Set a sigmoid (Platt) calibration of each category's probability, fitted on out-of-fold
+        probabilities ``P`` of this model's settings against the gold ``Y``, and thresholds: per
+        category the threshold on ``P`` that maximises F1, mapped through the calibration (which keeps
+        the order of probabilities, so the same units pass). Returns those thresholds."""
+        k = P.shape[1]
+        a, b = np.full(k, -1.0), np.zeros(k)
+        for j in range(k):
+            if 0 < Y[:, j].sum() < len(Y) and not isinstance(self.estimators_[j], float):
+                lr = LogisticRegression(C=1e6, solver="lbfgs").fit(logit(P[:, [j]]), Y[:, j])
+                a[j], b[j] = -lr.coef_[0, 0], -lr.intercept_[0]
+                if a[j] >= 0:  # not increasing: keep the probabilities as they are
+                    a[j], b[j] = -1.0, 0.0
+        self.post_a_, self.post_b_ = a, b
+        self.thresholds_ = post_calibrate(best_thresholds(Y, P), a, b)
+        return self.thresholds_
 
     def _fitted_thresholds(self, prep: PreparedTexts, Y, sw, groups, cats) -> np.ndarray:
         th = self.thresholds
@@ -274,7 +333,7 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
             if len(groups) != len(prep):
                 raise ValueError(f"groups has {len(groups)} entries for {len(prep)} texts")
             P, _ = out_of_fold(self, prep, Y, sw, grouped_folds(groups, self.threshold_folds))
-            return best_thresholds(Y, P)
+            return self.calibrate(Y, P)
         if isinstance(th, dict):
             th = [th.get(c, FIXED_THRESHOLD) for c in cats]
         elif np.ndim(th) == 0:
@@ -293,14 +352,30 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         self._check_fitted()
         return self.vectorizer_.transform(_texts(X))
 
-    def predict_proba_features(self, Xv) -> np.ndarray:
+    def _features_of(self, texts: list[str]):
+        """(feature matrix, word-pair matrix or None) of normalised texts."""
+        self._check_fitted()
+        Xb = None
+        if getattr(self, "nb_coef_", None) is not None:
+            Xb = word_pair_matrix(self.vectorizer_, segments_of(texts), self.nb_pairs_)
+        return self.vectorizer_.transform(texts), Xb
+
+    def predict_proba_features(self, Xv, Xb=None) -> np.ndarray:
+        """Probabilities from the feature matrix ``Xv`` and (for a blended model) the word-pair matrix ``Xb``."""
         out = np.empty((Xv.shape[0], len(self.estimators_)))
         for j, est in enumerate(self.estimators_):
             out[:, j] = est if isinstance(est, float) else est.predict_proba(Xv)[:, 1]
+        if getattr(self, "nb_coef_", None) is not None:
+            if Xb is None:
+                raise ValueError("this model blends in a word-pair model: give its word-pair matrix too")
+            out = blend(out, np.asarray(Xb @ self.nb_coef_.T) + self.nb_intercept_, self.nb_weight)
+        if getattr(self, "post_a_", None) is not None:
+            out = post_calibrate(out, self.post_a_, self.post_b_)
         return out
 
     def predict_proba(self, X) -> np.ndarray:
-        return self.predict_proba_features(self.transform_texts(X))
+        self._check_fitted()
+        return self.predict_proba_features(*self._features_of(_texts(X)))
 
     def predict(self, X) -> np.ndarray:
         return (self.predict_proba(X) >= self.thresholds_).astype(int)
@@ -327,8 +402,8 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         ``units`` (a DataFrame with a ``text`` column; a list or Series of texts becomes one)."""
         if not isinstance(units, pd.DataFrame):
             units = pd.DataFrame({"text": _texts(units)})
-        Xv = self.transform_texts(units)
-        proba = self.predict_proba_features(Xv)
+        Xv, Xb = self._features_of(_texts(units))
+        proba = self.predict_proba_features(Xv, Xb)
         pred = (proba >= self.thresholds_).astype(int)
         return add_label_columns(units, proba, self.thresholds_, self.categories_,
                                  self.evidence(Xv, pred, evidence_terms))
@@ -553,9 +628,9 @@ def evaluate(clf: PolicyClassifier, texts, Y: np.ndarray, groups, cues: dict, *,
     base = KeywordBaseline(cues={c: cues[c] for c in cats}).fit()
     bpred = base.predict(texts)
     thresholds = best_thresholds(Y, P)
-    if final is not None:  # thresholds are not used in fitting: set them on the fitted model
-        final.thresholds = [float(t) for t in thresholds]
-        final.thresholds_ = np.asarray(thresholds, dtype=float)
+    if final is not None:  # calibration and thresholds are not used in fitting: set them on the fitted model
+        final.calibrate(Y, P)
+        final.thresholds = [float(t) for t in final.thresholds_]
     return Evaluation(model=scores_table(Y, pred, cats), baseline=scores_table(Y, bpred, cats),
                       thresholds=thresholds, oof_proba=P, folds=int(fold_of.max()) + 1, pred=pred,
                       baseline_pred=bpred, Y=Y, domains=None if domains is None else np.asarray(domains),

@@ -149,7 +149,7 @@ def scores(Y: np.ndarray, pred: np.ndarray, names, proba: np.ndarray | None = No
 def threshold_table(Y: np.ndarray, proba: np.ndarray, names, thresholds: np.ndarray) -> pd.DataFrame:
     rows = []
     for j, c in enumerate(names):
-        grid = sorted({*map(float, THRESHOLD_STEPS), round(float(thresholds[j]), 4)})
+        grid = sorted({*map(float, THRESHOLD_STEPS), float(thresholds[j])})
         y = Y[:, j].astype(bool)
         for t in grid:
             flag = proba[:, j] >= t

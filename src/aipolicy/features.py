@@ -22,8 +22,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from .predictor import char_ngram_counts, cue_pattern, cue_presence, mask_columns
-from .tokens import tokenize
+from .predictor import _binary_csr, char_ngram_counts, cue_pattern, cue_presence, fit_pairs, mask_columns, word_ids
+from .tokens import _cutter, tokenize
 
 
 class CharNgramHasher(TransformerMixin, BaseEstimator):
@@ -93,12 +93,14 @@ def word_feature_names(vectorizer: FeatureUnion) -> np.ndarray:
 @dataclass(frozen=True)
 class PreparedTexts:
     """Per-text inputs of the features that nothing learned changes: tokens, character n-gram counts
-    and cue-term presence of each (matching) text, row ``i`` for ``texts[i]``."""
+    and cue-term presence of each (matching) text, row ``i`` for ``texts[i]``; ``segments``: the raw
+    segmentation (punctuation included) that ``tokens`` keeps the words of, for the word pairs."""
 
     texts: list
     tokens: list
     chars: sp.csr_matrix
     cues: sp.csr_matrix | None
+    segments: list | None = None
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -107,7 +109,8 @@ class PreparedTexts:
         """The units ``rows`` (indices or a boolean mask) only: what a model fitted on them may see."""
         rows = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows, dtype=np.intp)
         return PreparedTexts([self.texts[i] for i in rows], [self.tokens[i] for i in rows], self.chars[rows],
-                             None if self.cues is None else self.cues[rows])
+                             None if self.cues is None else self.cues[rows],
+                             None if self.segments is None else [self.segments[i] for i in rows])
 
 
 def _parts(vectorizer: FeatureUnion) -> tuple:
@@ -119,9 +122,10 @@ def prepare(vectorizer: FeatureUnion, texts: list[str]) -> PreparedTexts:
     """Tokens, n-gram counts and cue presence of ``texts`` for a (fitted or not) ``make_vectorizer`` union."""
     _, chars, cue = _parts(vectorizer)
     hasher = chars.named_steps["hash"]
-    return PreparedTexts(list(texts), [tokenize(t) for t in texts],
+    segments = list(map(_cutter(), texts))
+    return PreparedTexts(list(texts), [list(filter(str.isalnum, s)) for s in segments],  # = tokenize(text)
                          char_ngram_counts(texts, hasher.ngram_range, hasher.n_bits),
-                         None if cue is None else CueTerms(terms=cue.terms).fit(None).transform(texts))
+                         None if cue is None else CueTerms(terms=cue.terms).fit(None).transform(texts), segments)
 
 
 def _with_tokens(words: TfidfVectorizer, prep: PreparedTexts, method: str):
@@ -155,3 +159,23 @@ def transform_prepared(vectorizer: FeatureUnion, prep: PreparedTexts) -> sp.csr_
     if cue is not None:
         blocks.append(cue.transform_prepared(prep))
     return sp.hstack(blocks).tocsr()
+
+
+def segments_of(texts) -> list:
+    """The raw segmentation of each (matching) text, as ``PreparedTexts.segments``."""
+    return list(map(_cutter(), texts))
+
+
+def fit_word_pairs(vectorizer: FeatureUnion, segments: list, min_df: int) -> tuple[np.ndarray, sp.csr_matrix]:
+    """(the word pairs seen in at least ``min_df`` of the texts, their 0/1 matrix of words and pairs) for a
+    fitted union: words are its word vocabulary, pairs two of them adjacent in a text's segmentation."""
+    vocab = dict(vectorizer.transformer_list)["w"].vocabulary_
+    ids, indptr = word_ids(segments, vocab)
+    pairs = fit_pairs(ids, indptr, len(vocab), min_df)
+    return pairs, _binary_csr(ids, indptr, len(vocab), pairs).tocsr()
+
+
+def word_pair_matrix(vectorizer: FeatureUnion, segments: list, pairs: np.ndarray) -> sp.csr_matrix:
+    """The 0/1 matrix of words and known ``pairs`` (``fit_word_pairs``) of segmented texts."""
+    vocab = dict(vectorizer.transformer_list)["w"].vocabulary_
+    return _binary_csr(*word_ids(segments, vocab), len(vocab), pairs).tocsr()

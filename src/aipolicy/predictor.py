@@ -138,6 +138,48 @@ def _mask_csr(X: Csr, keep: np.ndarray) -> Csr:
     return Csr(X.data[kept], X.indices[kept], indptr, X.shape)
 
 
+def _pair_keys(ids: np.ndarray, indptr: np.ndarray, n_words: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row, key) of every pair of adjacent segments of one text that are both words of the vocabulary
+    (``ids`` ≥ 0; -1 marks punctuation and unknown words, which break pairs); key = first × n_words + second."""
+    ids = np.asarray(ids, dtype=np.int64)
+    rows = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+    ok = (ids[:-1] >= 0) & (ids[1:] >= 0) & (rows[:-1] == rows[1:])
+    return rows[:-1][ok], ids[:-1][ok] * n_words + ids[1:][ok]
+
+
+def fit_pairs(ids: np.ndarray, indptr: np.ndarray, n_words: int, min_df: int) -> np.ndarray:
+    """The sorted keys of the word pairs (``_pair_keys``) found in at least ``min_df`` texts."""
+    rows, keys = _pair_keys(ids, indptr, n_words)
+    uniq = np.unique(np.stack([keys, rows]), axis=1)[0]  # one (key, row) each; keys in order
+    keys, df = np.unique(uniq, return_counts=True)
+    return keys[df >= min_df]
+
+
+def _binary_csr(ids: np.ndarray, indptr: np.ndarray, n_words: int, pairs: np.ndarray) -> Csr:
+    """0/1 matrix: the vocabulary's words (columns 0..n_words) and known word pairs (after them) of each text."""
+    ids = np.asarray(ids, dtype=np.int64)
+    n = len(indptr) - 1
+    rows = np.repeat(np.arange(n), np.diff(indptr))
+    known = ids >= 0
+    prow, keys = _pair_keys(ids, indptr, n_words)
+    pos = np.searchsorted(pairs, keys)
+    hit = pos < len(pairs)
+    hit[hit] = pairs[pos[hit]] == keys[hit]
+    m = _count_csr(np.concatenate([rows[known], prow[hit]]), np.concatenate([ids[known], n_words + pos[hit]]),
+                   (n, n_words + len(pairs)))
+    m.data[:] = 1.0
+    return m
+
+
+def word_ids(segments, vocabulary: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(vocabulary id of every segment, -1 when it is not a word of it; row pointer) of segmented texts."""
+    get, ids, indptr = vocabulary.get, [], [0]
+    for seg in segments:
+        ids.extend(map(get, seg, repeat(-1)))
+        indptr.append(len(ids))
+    return np.asarray(ids, dtype=np.int64), np.asarray(indptr, dtype=np.int64)
+
+
 def cue_pattern(terms) -> re.Pattern | None:
     """One alternation of the cue terms, longest first (so 数据要素 wins over 数据)."""
     return re.compile("|".join(map(re.escape, sorted(terms, key=len, reverse=True)))) if terms else None
@@ -235,9 +277,25 @@ def _tfidf(counts: Csr, idf: np.ndarray) -> Csr:
     return Csr(data, counts.indices, counts.indptr, counts.shape)
 
 
+def blend(p: np.ndarray, z: np.ndarray, weight: float) -> np.ndarray:
+    """``(1 - weight) * p + weight * sigmoid(z)``: the probabilities of two models averaged."""
+    return (1.0 - weight) * p + weight / (1.0 + np.exp(-z))
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-12, 1 - 1e-12)
+    return np.log(p / (1.0 - p))
+
+
+def post_calibrate(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Sigmoid (Platt) calibration of probabilities ``p``: ``1 / (1 + exp(a logit(p) + b))`` per column."""
+    return 1.0 / (1.0 + np.exp(a * logit(p) + b))
+
+
 class Predictor:
     def __init__(self, *, categories, thresholds, word_names, word_ngram_range, word_idf, char_ngram_range,
-                 char_bits, char_keep, char_idf, cue_terms, coef, intercept, calib_a, calib_b):
+                 char_bits, char_keep, char_idf, cue_terms, coef, intercept, calib_a, calib_b,
+                 nb_weight=0.0, nb_pairs=None, nb_coef=None, nb_intercept=None, post_a=None, post_b=None):
         self.categories_ = np.asarray(categories)
         self.thresholds_ = np.asarray(thresholds, dtype=float)
         # the vocabulary is stored as one string of names in column order: it unpickles in
@@ -254,13 +312,20 @@ class Predictor:
         self.intercept = intercept
         self.calib_a = calib_a
         self.calib_b = calib_b
+        # the word-and-word-pair model blended in with weight nb_weight (classify.PolicyClassifier):
+        # nb_coef holds its weights already multiplied by the log-count ratios (words, then the pairs nb_pairs)
+        self.nb_weight = float(nb_weight)
+        self.nb_pairs, self.nb_coef, self.nb_intercept = nb_pairs, nb_coef, nb_intercept
+        self.post_a, self.post_b = post_a, post_b  # sigmoid calibration of the blend (None: none)
 
     def __getstate__(self):
         return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
 
     # ---------------------------------------------------------------- storage without pickle
     _ARRAYS = ("thresholds_", "word_idf", "char_keep", "char_idf", "coef", "intercept", "calib_a", "calib_b")
-    FORMAT = "aipolicy-predictor/1"
+    _OPTIONAL = ("nb_pairs", "nb_coef", "nb_intercept", "post_a", "post_b")
+    FORMAT = "aipolicy-predictor/2"
+    READS = ("aipolicy-predictor/1", FORMAT)  # format 1: no blended model, no calibration of the blend
 
     def to_parts(self) -> tuple[dict, dict]:
         """(JSON-able settings and vocabulary, numeric arrays): the whole Predictor, without pickle."""
@@ -268,14 +333,16 @@ class Predictor:
                 "thresholds": [float(t) for t in self.thresholds_],
                 "word_ngram_range": list(self.word_ngram_range), "char_ngram_range": list(self.char_ngram_range),
                 "char_bits": int(self.char_bits), "cue_terms": list(self.cue_terms),
-                "word_names": self.word_names}
-        return meta, {k: np.asarray(getattr(self, k)) for k in self._ARRAYS}
+                "word_names": self.word_names, "nb_weight": self.nb_weight}
+        arrays = {k: np.asarray(getattr(self, k)) for k in self._ARRAYS}
+        arrays.update({k: np.asarray(getattr(self, k)) for k in self._OPTIONAL if getattr(self, k) is not None})
+        return meta, arrays
 
     @classmethod
     def from_parts(cls, meta: dict, arrays: dict) -> "Predictor":
         """Inverse of :meth:`to_parts`; checks that the parts fit together."""
-        if meta.get("format") != cls.FORMAT:
-            raise ValueError(f"predictor format {meta.get('format')!r}, expected {cls.FORMAT!r}")
+        if meta.get("format") not in cls.READS:
+            raise ValueError(f"predictor format {meta.get('format')!r}, expected one of {', '.join(cls.READS)}")
         k, n_words = len(meta["categories"]), len(meta["word_names"])
         n_features = n_words + (1 << int(meta["char_bits"])) + len(meta["cue_terms"])
         shapes = {"thresholds_": (k,), "word_idf": (n_words,), "char_idf": (1 << int(meta["char_bits"]),),
@@ -285,12 +352,21 @@ class Predictor:
                 raise ValueError(f"array {key} has shape {arrays[key].shape}, expected {shape}")
         if not np.array_equal(arrays["thresholds_"], np.asarray(meta["thresholds"], dtype=float)):
             raise ValueError("thresholds in predictor.json and predictor.npz differ")
+        opt = {key: arrays.get(key) for key in cls._OPTIONAL}
+        if float(meta.get("nb_weight", 0.0)) > 0:
+            width = n_words + len(opt["nb_pairs"] if opt["nb_pairs"] is not None else ())
+            for key, shape in {"nb_coef": (k, width), "nb_intercept": (k,)}.items():
+                if opt[key] is None or opt[key].shape != shape:
+                    raise ValueError(f"array {key} is missing or not of shape {shape}")
+        if (opt["post_a"] is None) != (opt["post_b"] is None) or any(
+                opt[key] is not None and opt[key].shape != (k,) for key in ("post_a", "post_b")):
+            raise ValueError(f"arrays post_a and post_b must both be present with shape ({k},), or neither")
         return cls(categories=meta["categories"], thresholds=arrays["thresholds_"], word_names=meta["word_names"],
                    word_ngram_range=meta["word_ngram_range"], word_idf=arrays["word_idf"],
                    char_ngram_range=meta["char_ngram_range"], char_bits=int(meta["char_bits"]),
                    char_keep=arrays["char_keep"], char_idf=arrays["char_idf"], cue_terms=meta["cue_terms"],
                    coef=arrays["coef"], intercept=arrays["intercept"], calib_a=arrays["calib_a"],
-                   calib_b=arrays["calib_b"])
+                   calib_b=arrays["calib_b"], nb_weight=float(meta.get("nb_weight", 0.0)), **opt)
 
     @property
     def word_names(self) -> list[str]:
@@ -305,7 +381,11 @@ class Predictor:
         return self._vocab
 
     # ---------------------------------------------------------------- features
-    def _word_counts(self, texts) -> Csr:
+    def _segment_ids(self, texts) -> tuple[np.ndarray, np.ndarray]:
+        """``word_ids`` of the texts' raw segmentation (punctuation included, as -1)."""
+        return word_ids(map(_cutter(), texts), self.vocabulary)
+
+    def _word_counts(self, texts, seg=None) -> Csr:
         lo, hi = self.word_ngram_range
         get = self.vocabulary.get
         indptr, ids = [0], []
@@ -313,10 +393,7 @@ class Predictor:
             # single words: tokenize() only drops tokens that are not alphanumeric (punctuation,
             # spaces), and such a token is never in a vocabulary built from tokenize(): look the raw
             # segmentation up directly and skip the filter and the list per text
-            cut = _cutter()
-            for t in texts:
-                ids.extend(map(get, cut(t), repeat(-1)))  # -1: not in the vocabulary
-                indptr.append(len(ids))
+            ids, indptr = seg if seg is not None else self._segment_ids(texts)
             texts = ()
         for t in texts:
             toks = tokenize(t)
@@ -340,11 +417,12 @@ class Predictor:
             self._cue_re = cue_pattern(self.cue_terms)
         return _cue_csr(texts, self.cue_terms, self._cue_re)
 
-    def feature_blocks(self, texts, *, normalised: bool = False) -> list[Csr]:
+    def feature_blocks(self, texts, *, normalised: bool = False, seg=None) -> list[Csr]:
         """[word TF-IDF, character TF-IDF, cue presence] — the estimator's FeatureUnion, in order.
-        Features see the matching text (textnorm.normalise); ``normalised=True`` says the texts already are."""
+        Features see the matching text (textnorm.normalise); ``normalised=True`` says the texts already are
+        (``seg``: their ``_segment_ids``, when already computed)."""
         texts = [str(t) for t in texts] if normalised else normalise_all(texts)
-        w = _tfidf(self._word_counts(texts), self.word_idf)
+        w = _tfidf(self._word_counts(texts, seg), self.word_idf)
         chars = _mask_csr(_char_ngram_csr(texts, self.char_ngram_range, self.char_bits), self.char_keep)
         return [w, _tfidf(chars, self.char_idf), self._cue_matrix(texts)]
 
@@ -355,7 +433,13 @@ class Predictor:
         return sp.hstack([b.tocsr() for b in self.feature_blocks(texts)], format="csr")
 
     # ---------------------------------------------------------------- prediction
-    def _proba(self, blocks) -> np.ndarray:
+    def _pair_matrix(self, seg) -> Csr | None:
+        """The 0/1 word and word-pair matrix of the blended model (None when there is none)."""
+        if self.nb_weight <= 0:
+            return None
+        return _binary_csr(*seg, len(self.word_idf), self.nb_pairs)
+
+    def _proba(self, blocks, pairs: Csr | None = None) -> np.ndarray:
         # sum of the blocks' products with their columns of the (categories × features) weights
         f = np.tile(self.intercept, (blocks[0].shape[0], 1))
         start = 0
@@ -363,7 +447,16 @@ class Predictor:
             end = start + b.shape[1]
             f += b.dot_dense(self.coef[:, start:end]) if isinstance(b, Csr) else b @ self._weights_t()[start:end]
             start = end
-        return 1.0 / (1.0 + np.exp(self.calib_a * f + self.calib_b))
+        p = 1.0 / (1.0 + np.exp(self.calib_a * f + self.calib_b))
+        if pairs is not None:
+            p = blend(p, pairs.dot_dense(self.nb_coef) + self.nb_intercept, self.nb_weight)
+        return p if self.post_a is None else post_calibrate(p, self.post_a, self.post_b)
+
+    def _blocks(self, texts, normalised: bool = False) -> tuple[list[Csr], Csr | None]:
+        """(``feature_blocks``, ``_pair_matrix``) of the texts, segmenting each once."""
+        texts = [str(t) for t in texts] if normalised else normalise_all(texts)
+        seg = self._segment_ids(texts) if self.nb_weight > 0 else None
+        return self.feature_blocks(texts, normalised=True, seg=seg), self._pair_matrix(seg)
 
     def _weights_t(self) -> np.ndarray:
         """The weights as features × categories, contiguous (for scipy matrices), made once."""
@@ -371,16 +464,13 @@ class Predictor:
             self._wt = np.ascontiguousarray(self.coef.T)
         return self._wt
 
-    def predict_proba_features(self, X) -> np.ndarray:
-        return self._proba([X])
-
     def predict_proba(self, texts) -> np.ndarray:
-        return self._proba(self.feature_blocks(texts))
+        return self._proba(*self._blocks(texts))
 
     def label_columns(self, texts, *, evidence_terms: int = 3, normalised: bool = False) -> dict:
         """The label columns for ``texts``: p_<category> arrays, labels and evidence lists."""
-        blocks = self.feature_blocks(texts, normalised=normalised)
-        proba = self._proba(blocks)
+        blocks, pairs = self._blocks(texts, normalised)
+        proba = self._proba(blocks, pairs)
         pred = proba >= self.thresholds_
         cols = {f"p_{c}": np.round(proba[:, j], 4) for j, c in enumerate(self.categories_)}
         cols["labels"] = label_strings(pred, self.categories_)
@@ -389,15 +479,16 @@ class Predictor:
 
     def label(self, units, *, evidence_terms: int = 3):
         """Same columns as PolicyClassifier.label."""
-        blocks = self.feature_blocks(units["text"].tolist())
-        proba = self._proba(blocks)
+        blocks, pairs = self._blocks(units["text"].tolist())
+        proba = self._proba(blocks, pairs)
         pred = (proba >= self.thresholds_).astype(int)
         return add_label_columns(units, proba, self.thresholds_, self.categories_,
                                  top_terms(blocks[0], pred, self.coef, self.word_names, evidence_terms))
 
 
 def from_estimator(clf) -> Predictor:
-    """Reduce a fitted PolicyClassifier (with sigmoid calibration, ensemble=False) to a Predictor."""
+    """Reduce a fitted PolicyClassifier (with sigmoid calibration, ensemble=False, or none; with or without
+    the blended word-pair model and the calibration of the blend) to a Predictor."""
     union = dict(clf.vectorizer_.transformer_list)
     words, chars = union["w"], union["c"]
     hasher = chars.named_steps["hash"]
@@ -422,4 +513,8 @@ def from_estimator(clf) -> Predictor:
                      word_names=list(clf._word_names()), word_ngram_range=words.ngram_range,
                      word_idf=words.idf_.copy(), char_ngram_range=hasher.ngram_range, char_bits=hasher.n_bits,
                      char_keep=hasher.keep_, char_idf=chars.named_steps["tfidf"].idf_.copy(), cue_terms=cues,
-                     coef=coef, intercept=intercept, calib_a=a, calib_b=b)
+                     coef=coef, intercept=intercept, calib_a=a, calib_b=b,
+                     nb_weight=clf.nb_weight if getattr(clf, "nb_coef_", None) is not None else 0.0,
+                     nb_pairs=getattr(clf, "nb_pairs_", None), nb_coef=getattr(clf, "nb_coef_", None),
+                     nb_intercept=getattr(clf, "nb_intercept_", None), post_a=getattr(clf, "post_a_", None),
+                     post_b=getattr(clf, "post_b_", None))

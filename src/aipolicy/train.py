@@ -52,6 +52,7 @@ def _model_params(cfg: TrainingConfig) -> dict:
             "char_bits": int(m.get("char_bits", d["char_bits"])),
             "C": float(m.get("C", d["C"])), "class_weight": m.get("class_weight", d["class_weight"]),
             "calibration_cv": int(m.get("calibration_cv", d["calibration_cv"])),
+            "nb_weight": float(m.get("nb_weight", d["nb_weight"])), "nb_C": float(m.get("nb_C", d["nb_C"])),
             "threshold_folds": int(cfg.evaluation.get("folds", d["threshold_folds"])),
             "random_state": int(m.get("seed", d["random_state"]))}
 
@@ -145,7 +146,7 @@ def train(cfg: TrainingConfig, *, name: str | None = None, agreement: str | Path
         "version": f"{__version__}+{dh[:8]}",
         "created": created,
         "categories": names,
-        "thresholds": {c: float(t) for c, t in zip(names, ev.thresholds)},
+        "thresholds": {c: float(t) for c, t in zip(names, final.thresholds_)},
         "params": {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()},
         "seed": params["random_state"],
         "domain_weights": dw,
@@ -200,6 +201,21 @@ def domain_table(per_domain: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _calibration_text(params: dict) -> str:
+    cv = int(params.get("calibration_cv", 0))
+    return f", sigmoid-calibrated with {cv}-fold cross-fitting" if cv > 1 else ""
+
+
+def _blend_text(params: dict) -> str:
+    w = float(params.get("nb_weight", 0.0))
+    if w <= 0:
+        return "Probabilities are sigmoid-calibrated on the out-of-fold probabilities of the cross-validation."
+    return (f"Its probability is averaged (weight {1 - w:g} : {w:g}) with that of a second logistic regression "
+            f"(C={params.get('nb_C', 1.0)}) on the presence of each word and each pair of adjacent words, scaled by "
+            "their log-count ratios (NB-SVM, Wang & Manning 2012); the average is sigmoid-calibrated on the "
+            "out-of-fold probabilities of the cross-validation.")
+
+
 def model_card_markdown(card: dict, side: pd.DataFrame) -> str:
     td, m = card["training_data"], card["metrics"]
     ia = m.get("inter_annotator")
@@ -219,10 +235,10 @@ Multi-label classifier of Chinese AI-policy units into {', '.join(card['categori
 TF-IDF over rjieba tokens (domain user dictionary; word n-grams {tuple(card['params']['word_ngram_range'])})
 and over hashed character n-grams {tuple(card['params']['char_ngram_range'])}, plus the presence of each codebook
 cue term of `src/aipolicy/data/categories.yaml` as a feature; one logistic regression per
-category (C={card['params']['C']}, class_weight={card['params']['class_weight']}), sigmoid-calibrated with
-{card['params']['calibration_cv']}-fold cross-fitting; seed {card['seed']}.
-Units are weighted by domain in the fits: {_weights_text(card.get('domain_weights') or {})}.
-Decision thresholds (chosen on out-of-fold predictions): {th}.
+category (C={card['params']['C']}, class_weight={card['params']['class_weight']}){_calibration_text(card['params'])}.
+{_blend_text(card['params'])}
+Seed {card['seed']}. Units are weighted by domain in the fits: {_weights_text(card.get('domain_weights') or {})}.
+Decision thresholds (chosen on out-of-fold predictions, on the calibrated scale): {th}.
 {card.get('choice', '')}
 
 ## Training data
