@@ -178,3 +178,19 @@ def test_a_predictor_of_format_1_still_loads_and_a_broken_blend_is_refused():
         Predictor.from_parts(meta, {k: v for k, v in arrays.items() if k != "nb_coef"})
     with pytest.raises(ValueError, match="post_a"):
         Predictor.from_parts(meta, {k: v for k, v in arrays.items() if k != "post_b"})
+
+
+def test_pair_scores_from_word_counts_equal_the_pair_matrix_product():
+    from aipolicy.predictor import _binary_csr, _count_csr, _pair_scores, fit_pairs
+
+    rng = np.random.default_rng(0)
+    ids = rng.integers(-1, 6, 400)
+    indptr = np.concatenate([[0], np.sort(rng.choice(np.arange(1, 400), 30, replace=False)), [400]])
+    indptr[5] = indptr[4]  # an empty text
+    rows = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+    counts = _count_csr(rows[ids >= 0], ids[ids >= 0], (len(indptr) - 1, 6))
+    for min_df in (1, 3, 1000):
+        pairs = fit_pairs(ids, indptr, 6, min_df)
+        W = rng.normal(size=(3, 6 + len(pairs)))
+        expected = _binary_csr(ids, indptr, 6, pairs).tocsr() @ W.T
+        np.testing.assert_allclose(_pair_scores(counts, ids, indptr, pairs, W), expected, rtol=0, atol=1e-12)

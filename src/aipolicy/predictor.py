@@ -150,8 +150,9 @@ def _pair_keys(ids: np.ndarray, indptr: np.ndarray, n_words: int) -> tuple[np.nd
 def fit_pairs(ids: np.ndarray, indptr: np.ndarray, n_words: int, min_df: int) -> np.ndarray:
     """The sorted keys of the word pairs (``_pair_keys``) found in at least ``min_df`` texts."""
     rows, keys = _pair_keys(ids, indptr, n_words)
-    uniq = np.unique(np.stack([keys, rows]), axis=1)[0]  # one (key, row) each; keys in order
-    keys, df = np.unique(uniq, return_counts=True)
+    n_rows = max(len(indptr) - 1, 1)
+    keys = np.unique(keys * n_rows + rows) // n_rows  # each pair once per text, in order
+    keys, df = np.unique(keys, return_counts=True)
     return keys[df >= min_df]
 
 
@@ -169,6 +170,26 @@ def _binary_csr(ids: np.ndarray, indptr: np.ndarray, n_words: int, pairs: np.nda
                    (n, n_words + len(pairs)))
     m.data[:] = 1.0
     return m
+
+
+def _pair_scores(counts: Csr, ids: np.ndarray, indptr: np.ndarray, pairs: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """``_binary_csr(ids, indptr, n_words, pairs) @ W.T`` from the texts' word counts (``_count_csr`` of the
+    same ``ids``: each word of a text once, as the 0/1 matrix has it) without building that matrix: the
+    words' weights summed per text, then the known pairs' (each pair once per text)."""
+    n_words, n = counts.shape[1], counts.shape[0]
+    prow, keys = _pair_keys(ids, indptr, n_words)
+    pos = np.searchsorted(pairs, keys)
+    hit = pos < len(pairs)
+    hit[hit] = pairs[pos[hit]] == keys[hit]
+    width = max(len(pairs), 1)
+    found = np.unique(prow[hit] * width + pos[hit])
+    rows, cols = counts.row_ids(), counts.indices.astype(np.intp)
+    prow, pcol = found // width, n_words + found % width
+    out = np.empty((n, W.shape[0]))
+    for k in range(W.shape[0]):
+        out[:, k] = (np.bincount(rows, weights=W[k].take(cols), minlength=n)
+                     + np.bincount(prow, weights=W[k].take(pcol), minlength=n))
+    return out
 
 
 def word_ids(segments, vocabulary: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -417,12 +438,12 @@ class Predictor:
             self._cue_re = cue_pattern(self.cue_terms)
         return _cue_csr(texts, self.cue_terms, self._cue_re)
 
-    def feature_blocks(self, texts, *, normalised: bool = False, seg=None) -> list[Csr]:
+    def feature_blocks(self, texts, *, normalised: bool = False, counts: Csr | None = None) -> list[Csr]:
         """[word TF-IDF, character TF-IDF, cue presence] — the estimator's FeatureUnion, in order.
         Features see the matching text (textnorm.normalise); ``normalised=True`` says the texts already are
-        (``seg``: their ``_segment_ids``, when already computed)."""
+        (``counts``: their ``_word_counts``, when already computed)."""
         texts = [str(t) for t in texts] if normalised else normalise_all(texts)
-        w = _tfidf(self._word_counts(texts, seg), self.word_idf)
+        w = _tfidf(self._word_counts(texts) if counts is None else counts, self.word_idf)
         chars = _mask_csr(_char_ngram_csr(texts, self.char_ngram_range, self.char_bits), self.char_keep)
         return [w, _tfidf(chars, self.char_idf), self._cue_matrix(texts)]
 
@@ -433,13 +454,7 @@ class Predictor:
         return sp.hstack([b.tocsr() for b in self.feature_blocks(texts)], format="csr")
 
     # ---------------------------------------------------------------- prediction
-    def _pair_matrix(self, seg) -> Csr | None:
-        """The 0/1 word and word-pair matrix of the blended model (None when there is none)."""
-        if self.nb_weight <= 0:
-            return None
-        return _binary_csr(*seg, len(self.word_idf), self.nb_pairs)
-
-    def _proba(self, blocks, pairs: Csr | None = None) -> np.ndarray:
+    def _proba(self, blocks, pair_scores: np.ndarray | None = None) -> np.ndarray:
         # sum of the blocks' products with their columns of the (categories × features) weights
         f = np.tile(self.intercept, (blocks[0].shape[0], 1))
         start = 0
@@ -448,15 +463,19 @@ class Predictor:
             f += b.dot_dense(self.coef[:, start:end]) if isinstance(b, Csr) else b @ self._weights_t()[start:end]
             start = end
         p = 1.0 / (1.0 + np.exp(self.calib_a * f + self.calib_b))
-        if pairs is not None:
-            p = blend(p, pairs.dot_dense(self.nb_coef) + self.nb_intercept, self.nb_weight)
+        if pair_scores is not None:
+            p = blend(p, pair_scores + self.nb_intercept, self.nb_weight)
         return p if self.post_a is None else post_calibrate(p, self.post_a, self.post_b)
 
-    def _blocks(self, texts, normalised: bool = False) -> tuple[list[Csr], Csr | None]:
-        """(``feature_blocks``, ``_pair_matrix``) of the texts, segmenting each once."""
+    def _blocks(self, texts, normalised: bool = False) -> tuple[list[Csr], np.ndarray | None]:
+        """(``feature_blocks``, the word-pair model's scores or None) of the texts, segmenting each once."""
         texts = [str(t) for t in texts] if normalised else normalise_all(texts)
-        seg = self._segment_ids(texts) if self.nb_weight > 0 else None
-        return self.feature_blocks(texts, normalised=True, seg=seg), self._pair_matrix(seg)
+        if self.nb_weight <= 0:
+            return self.feature_blocks(texts, normalised=True), None
+        seg = self._segment_ids(texts)  # the blend needs single words: _word_counts' fast path
+        counts = self._word_counts(texts, seg)
+        return (self.feature_blocks(texts, normalised=True, counts=counts),
+                _pair_scores(counts, *seg, self.nb_pairs, self.nb_coef))
 
     def _weights_t(self) -> np.ndarray:
         """The weights as features × categories, contiguous (for scipy matrices), made once."""
