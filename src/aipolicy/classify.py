@@ -153,11 +153,10 @@ def _fit_pairs_model(Xb, yj, sw, *, C, class_weight, random_state) -> tuple[np.n
     return lr.coef_[0] * ratio, float(lr.intercept_[0])
 
 
-def _fit_categories(Xc, Xs, Xb, Y, sw, first: int, cats, nb=None, **kw) -> list:
-    """``_fit_category`` for the columns ``cats`` of ``Y``: on ``Xc`` for the category ``first``, on ``Xs``
-    (the same matrix with sorted indices) for the others; with the word-pair model (``_fit_pairs_model``
-    on ``Xb`` with the settings ``nb``) when ``nb`` is given."""
-    return [(*_fit_category(Xc if j == first else Xs, Y, j, sw, **kw),
+def _fit_categories(Xc, Xb, Y, sw, cats, nb=None, **kw) -> list:
+    """``_fit_category`` on ``Xc`` for the columns ``cats`` of ``Y``, with the word-pair model
+    (``_fit_pairs_model`` on ``Xb`` with the settings ``nb``) when ``nb`` is given."""
+    return [(*_fit_category(Xc, Y, j, sw, **kw),
              None if nb is None else _fit_pairs_model(Xb, Y[:, j], sw, **nb)) for j in cats]
 
 
@@ -273,18 +272,14 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         order, to ``_set_fitted``)."""
         Xv, Xb = features
         cols, Xc = compact_columns(Xv)
-        # scikit-learn sorts the column indices of its input in place: fitted one after the other on one
-        # matrix, the first category that is fitted saw them unsorted and every later one sorted (which
-        # moves sums in the last bit). The tasks keep that, wherever they run.
-        Xs = Xc.copy()
-        Xs.sort_indices()
-        fitted = [j for j in range(Y.shape[1]) if 0 < Y[:, j].sum() < len(Y)]
-        first = fitted[0] if fitted else -1
+        # sorted once here (scikit-learn sorts a matrix's column indices in place before fitting), so that
+        # every category is fitted on the same matrix wherever its task runs, and only it is sent there
+        Xc.sort_indices()
         kw = {"cols": cols, "width": Xv.shape[1], "C": self.C, "class_weight": self.class_weight,
               "calibration_cv": self.calibration_cv, "random_state": self.random_state,
               "nb": None if Xb is None else {"C": self.nb_C, "class_weight": self.class_weight,
                                              "random_state": self.random_state}}
-        return [_Task(_fit_categories, (Xc if first in cats else None, Xs, Xb, Y, sw, first, cats), kw)
+        return [_Task(_fit_categories, (Xc, Xb, Y, sw, cats), kw)
                 for cats in map(list, np.array_split(np.arange(Y.shape[1]), parts)) if cats]
 
     def _set_fitted(self, fitted: list) -> None:

@@ -28,17 +28,11 @@ def data_hash(joined: pd.DataFrame, names: list[str]) -> str:
 
 
 def _versions() -> dict:
-    import gensim
-    import joblib
-    import rjieba  # noqa: F401
-    import scipy
-    import sklearn
+    from importlib.metadata import version  # not by importing them: gensim alone takes 1.2 s to import
 
-    from importlib.metadata import version
-
-    return {"aipolicy": __version__, "python": platform.python_version(), "scikit-learn": sklearn.__version__,
-            "numpy": np.__version__, "scipy": scipy.__version__, "pandas": pd.__version__,
-            "joblib": joblib.__version__, "rjieba": version("rjieba"), "gensim": gensim.__version__}
+    return {"aipolicy": __version__, "python": platform.python_version(), "scikit-learn": version("scikit-learn"),
+            "numpy": np.__version__, "scipy": version("scipy"), "pandas": pd.__version__,
+            "joblib": version("joblib"), "rjieba": version("rjieba"), "gensim": version("gensim")}
 
 
 def _model_params(cfg: TrainingConfig) -> dict:
