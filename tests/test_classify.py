@@ -164,7 +164,7 @@ def test_a_predictor_of_format_1_still_loads_and_a_broken_blend_is_refused():
     from aipolicy.predictor import Predictor, from_estimator
 
     texts, Y, _ = _data()
-    plain = _clf(nb_weight=0.0, thresholds=0.5).fit(texts, Y)
+    plain = _clf(nb_weight=0.0, gate=0.0, thresholds=0.5).fit(texts, Y)
     meta, arrays = from_estimator(plain).to_parts()
     assert set(arrays) == set(Predictor._ARRAYS)  # nothing of a blend
     old = {k: v for k, v in meta.items() if k != "nb_weight"} | {"format": "aipolicy-predictor/1"}
@@ -194,3 +194,34 @@ def test_pair_scores_from_word_counts_equal_the_pair_matrix_product():
         W = rng.normal(size=(3, 6 + len(pairs)))
         expected = _binary_csr(ids, indptr, 6, pairs).tocsr() @ W.T
         np.testing.assert_allclose(_pair_scores(counts, ids, indptr, pairs, W), expected, rtol=0, atol=1e-12)
+
+
+def test_decide_labels_only_units_past_the_gate():
+    from aipolicy.predictor import decide
+
+    P = np.array([[0.9, 0.3], [0.45, 0.35], [0.2, 0.1]])
+    t = [0.4, 0.3]
+    assert decide(P, t).astype(int).tolist() == [[1, 1], [1, 1], [0, 0]]
+    # the second unit reaches both thresholds but no gate: no label; the first keeps both
+    assert decide(P, t, [0.5, 0.5]).astype(int).tolist() == [[1, 1], [0, 0], [0, 0]]
+    assert decide(P, t, [0.5, 0.3]).astype(int).tolist() == [[1, 1], [1, 1], [0, 0]]
+
+
+def test_the_gate_is_chosen_with_the_thresholds_and_applied_by_the_predictor():
+    from aipolicy.classify import gated
+    from aipolicy.predictor import from_estimator, post_calibrate
+
+    texts, Y, groups = _data()
+    clf = _clf(gate=0.5).fit(texts, Y, groups=groups)
+    np.testing.assert_array_equal(clf.gates_, post_calibrate(np.full(6, 0.5), clf.post_a_, clf.post_b_))
+    P = clf.predict_proba(texts)
+    passed = (P >= clf.gates_).any(axis=1)
+    pred = clf.predict(texts)
+    assert (pred[~passed] == 0).all() and (pred[passed] == (P[passed] >= clf.thresholds_)).all()
+    fast = from_estimator(clf)
+    np.testing.assert_array_equal(fast.gates_, clf.gates_)
+    assert clf.label(texts)["labels"].tolist() == fast.label_columns(texts)["labels"]
+    assert _clf(gate=0.0).fit(texts, Y, groups=groups).gates_ is None
+    with pytest.raises(ValueError, match="gate"):
+        _clf(gate=2.0, thresholds=0.5).fit(texts, Y)
+    assert gated(np.array([[0.1, 0.2]]), 0.5).tolist() == [True]  # nobody passes: thresholds on everyone

@@ -162,8 +162,9 @@ def test_file_that_kills_its_worker_is_listed_and_the_batch_goes_on(trained, tmp
 
 def test_threshold_override_reaches_the_workers(inputs, trained, cluster, tmp_path):
     local, remote = tmp_path / "local.csv", tmp_path / "dask.csv"
-    label_files([inputs], local, model=str(trained[0]), jobs=1, thresholds={"compute": 0.0})
-    label_files([inputs], remote, model=str(trained[0]), dask=cluster.scheduler_address, thresholds={"compute": 0.0})
+    over = {"compute": 0.0, "gate": 0.0}  # the model's gate off, so every unit gets compute
+    label_files([inputs], local, model=str(trained[0]), jobs=1, thresholds=over)
+    label_files([inputs], remote, model=str(trained[0]), dask=cluster.scheduler_address, thresholds=over)
     _same_outputs(local, remote)
     assert "compute" in remote.read_text(encoding="utf-8-sig").splitlines()[1]
 

@@ -14,6 +14,7 @@ from aipolicy.batch import label_files
 from aipolicy.cli import main
 from aipolicy.evaluation import pr_curve
 from aipolicy.models import load_predictor
+from aipolicy.predictor import decide
 from aipolicy.tables import read_table
 from fixture_corpus import CATS
 
@@ -70,7 +71,7 @@ def test_evaluate_metrics_files_and_determinism(trained, fixture_setup, tmp_path
     clf = load_predictor(model)
     Y = np.array([[int(c in labs) for c in CATS] for _, _, labs in HELD_OUT])
     P = clf.predict_proba([t for _, t, _ in HELD_OUT])
-    pred = (P >= clf.thresholds_).astype(int)
+    pred = decide(P, clf.thresholds_, clf.gates_).astype(int)
     p, r, f, s = precision_recall_fscore_support(Y, pred, zero_division=0)
     for j, c in enumerate(CATS):
         d = m["model"]["per_category"][c]
@@ -102,9 +103,10 @@ def test_evaluate_metrics_files_and_determinism(trained, fixture_setup, tmp_path
 def test_threshold_override_on_evaluate(trained, tmp_path):
     table = _table(tmp_path / "mine.csv")
     assert main(["evaluate", str(table), "-o", str(tmp_path / "ev"), "-m", str(trained[0]), "-q",
-                 "--threshold", "compute=0", "--threshold", "talent=1"]) == 0
+                 "--threshold", "compute=0", "--threshold", "talent=1", "--threshold", "gate=0"]) == 0
     m = json.loads((tmp_path / "ev" / "metrics.json").read_text(encoding="utf-8"))
     assert m["model"]["thresholds"]["compute"] == 0.0 and m["model"]["thresholds"]["talent"] == 1.0
+    assert "gates" not in m["model"]  # gate=0: no gate, so every unit gets compute
     assert m["model"]["per_category"]["compute"]["fp"] + m["model"]["per_category"]["compute"]["tp"] == len(HELD_OUT)
     assert m["model"]["per_category"]["compute"]["recall"] == 1.0
     assert m["model"]["none_flagged"] == 1.0
@@ -147,8 +149,18 @@ def test_threshold_override_on_label(trained, fixture_setup, tmp_path):
     plain, low = tmp_path / "plain.csv", tmp_path / "low.csv"
     label_files([fixture_setup["corpus"]], plain, model=model)
     assert main(["label", str(fixture_setup["corpus"]), "-o", str(low), "-m", model, "-q", "-j", "1",
-                 "--threshold", "compute=0"]) == 0
+                 "--threshold", "compute=0", "--threshold", "gate=0"]) == 0
     a, b = read_table(plain), read_table(low)
     assert (b["labels"].fillna("").str.split(";").map(lambda s: "compute" in s)).all()
+    gated = tmp_path / "gated.csv"  # the model's gate still holds when only a threshold is changed
+    assert main(["label", str(fixture_setup["corpus"]), "-o", str(gated), "-m", model, "-q", "-j", "1",
+                 "--threshold", "compute=0"]) == 0
+    g = read_table(gated)
+    P, gates = g[[f"p_{c}" for c in CATS]].to_numpy(), load_predictor(model).gates_
+    below = (P < gates - 1e-4).all(axis=1)  # p_ columns are rounded to 4 decimals
+    above = (P > gates + 1e-4).any(axis=1)
+    labels = g["labels"].fillna("")
+    assert below.any() and above.any()  # the fixture has units on both sides of the gate
+    assert (labels[below] == "").all() and labels[above].str.split(";").map(lambda s: "compute" in s).all()
     assert not (a["labels"].fillna("").str.split(";").map(lambda s: "compute" in s)).all()
     assert (a["p_compute"] == b["p_compute"]).all()

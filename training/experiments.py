@@ -32,6 +32,16 @@ VARIANTS = {
     "wb12": {"word_ngram_range": (1, 2), "_weight": {"ai-policies": 2.0}},
     "C10_w2": {"C": 10.0, "_weight": {"ai-policies": 2.0}},
     "C16_w2": {"C": 16.0, "_weight": {"ai-policies": 2.0}},
+    # issue 9's blend with the word-pair model (the configured default: nb_weight 0.4, calibration_cv 0)
+    "no_blend": {"nb_weight": 0.0, "calibration_cv": 3, "gate": 0.0},  # the model before it
+    "no_blend_raw": {"nb_weight": 0.0},
+    "nb3": {"nb_weight": 0.3},
+    "nb5": {"nb_weight": 0.5},
+    "nbC05": {"nb_C": 0.5},
+    "nbC2": {"nb_C": 2.0},
+    "gate0": {"gate": 0.0},
+    "gate4": {"gate": 0.4},
+    "gate6": {"gate": 0.6},
 }
 
 

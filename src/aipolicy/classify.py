@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .features import (PreparedTexts, fit_transform_prepared, fit_word_pairs, make_vectorizer, prepare, segments_of,
                        transform_prepared, word_feature_names, word_pair_matrix)
-from .predictor import add_label_columns, blend, cue_pattern, logit, post_calibrate, top_terms
+from .predictor import add_label_columns, blend, cue_pattern, decide, logit, post_calibrate, top_terms
 from .settings import SEED
 
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.025), 3)
@@ -178,7 +178,7 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, *, categories=None, word_ngram_range=(1, 1), char_ngram_range=(2, 3),
                  min_df=2, max_features=60000, char_bits=18, cue_terms=None, C=10.0, class_weight="balanced",
-                 calibration_cv=0, nb_weight=0.4, nb_C=1.0, thresholds=None, threshold_folds=5,
+                 calibration_cv=0, nb_weight=0.4, nb_C=1.0, gate=0.5, thresholds=None, threshold_folds=5,
                  random_state=SEED):
         self.categories = categories
         self.word_ngram_range = word_ngram_range
@@ -192,6 +192,7 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         self.calibration_cv = calibration_cv
         self.nb_weight = nb_weight
         self.nb_C = nb_C
+        self.gate = gate
         self.thresholds = thresholds
         self.threshold_folds = threshold_folds
         self.random_state = random_state
@@ -290,7 +291,10 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         if fitted and fitted[0][2] is not None:
             self.nb_coef_ = np.vstack([nb[0] for _, _, nb in fitted])
             self.nb_intercept_ = np.array([nb[1] for _, _, nb in fitted])
-        self.post_a_ = self.post_b_ = None  # set from out-of-fold probabilities (_calibrate)
+        self.post_a_ = self.post_b_ = None  # set from out-of-fold probabilities (calibrate)
+        if not 0 <= self.gate <= 1:
+            raise ValueError(f"gate must be in [0, 1], got {self.gate!r}")
+        self.gates_ = np.full(len(cats), float(self.gate)) if self.gate > 0 else None  # mapped by calibrate
         self.categories_ = np.array(cats)
         self.classes_ = [np.array([0, 1])] * len(cats)
 
@@ -307,8 +311,9 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
     def calibrate(self, Y: np.ndarray, P: np.ndarray) -> np.ndarray:
         """Set a sigmoid (Platt) calibration of each category's probability, fitted on out-of-fold
         probabilities ``P`` of this model's settings against the gold ``Y``, and thresholds: per
-        category the threshold on ``P`` that maximises F1, mapped through the calibration (which keeps
-        the order of probabilities, so the same units pass). Returns those thresholds."""
+        category the threshold on ``P`` that maximises F1 among the units that pass the gate, mapped
+        through the calibration (which keeps the order of probabilities, so the same units pass), and the
+        gate mapped the same way per category. Returns the thresholds."""
         k = P.shape[1]
         a, b = np.full(k, -1.0), np.zeros(k)
         for j in range(k):
@@ -318,7 +323,9 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
                 if a[j] >= 0:  # not increasing: keep the probabilities as they are
                     a[j], b[j] = -1.0, 0.0
         self.post_a_, self.post_b_ = a, b
-        self.thresholds_ = post_calibrate(best_thresholds(Y, P), a, b)
+        kept = gated(P, self.gate)
+        self.thresholds_ = post_calibrate(best_thresholds(Y[kept], P[kept]), a, b)
+        self.gates_ = None if self.gate <= 0 else post_calibrate(np.full(k, float(self.gate)), a, b)
         return self.thresholds_
 
     def _fitted_thresholds(self, prep: PreparedTexts, Y, sw, groups, cats) -> np.ndarray:
@@ -373,7 +380,7 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         return self.predict_proba_features(*self._features_of(_texts(X)))
 
     def predict(self, X) -> np.ndarray:
-        return (self.predict_proba(X) >= self.thresholds_).astype(int)
+        return decide(self.predict_proba(X), self.thresholds_, getattr(self, "gates_", None)).astype(int)
 
     def _word_names(self) -> np.ndarray:
         # derived from the fitted vocabulary once per process; not pickled (it would slow loading)
@@ -399,9 +406,10 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
             units = pd.DataFrame({"text": _texts(units)})
         Xv, Xb = self._features_of(_texts(units))
         proba = self.predict_proba_features(Xv, Xb)
-        pred = (proba >= self.thresholds_).astype(int)
+        gates = getattr(self, "gates_", None)
+        pred = decide(proba, self.thresholds_, gates).astype(int)
         return add_label_columns(units, proba, self.thresholds_, self.categories_,
-                                 self.evidence(Xv, pred, evidence_terms))
+                                 self.evidence(Xv, pred, evidence_terms), gates)
 
 
 class KeywordBaseline(ClassifierMixin, BaseEstimator):
@@ -521,6 +529,13 @@ def grouped_folds(groups, folds: int) -> np.ndarray:
     return fold_of
 
 
+def gated(P: np.ndarray, gate: float) -> np.ndarray:
+    """Which units pass the gate: their highest probability reaches ``gate`` (all of them when there are
+    none such, so that thresholds can still be chosen)."""
+    kept = P.max(axis=1, initial=0.0) >= gate
+    return kept if kept.any() else np.ones(len(P), bool)
+
+
 def cross_fitted_predictions(Y: np.ndarray, P: np.ndarray, fold_of: np.ndarray, eligible=None) -> np.ndarray:
     """0/1 predictions where each fold's thresholds are chosen on the other folds' out-of-fold
     probabilities only (``eligible``: a mask of the units those thresholds may be chosen on)."""
@@ -618,11 +633,13 @@ def evaluate(clf: PolicyClassifier, texts, Y: np.ndarray, groups, cues: dict, *,
     fold_of = grouped_folds(groups, folds)
     sw = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
     P, final = out_of_fold(clf, clf._prepare(texts), Y, sw, fold_of, refit=refit, n_jobs=n_jobs, progress=progress)
-    pred = cross_fitted_predictions(Y, P, fold_of)
+    # a unit gets labels only when its highest probability reaches the gate; thresholds are chosen on those
+    kept = gated(P, clf.gate) if clf.gate > 0 else np.ones(len(P), bool)
+    pred = cross_fitted_predictions(Y, P, fold_of, eligible=kept) * kept[:, None]
     cats = clf._category_names()
     base = KeywordBaseline(cues={c: cues[c] for c in cats}).fit()
     bpred = base.predict(texts)
-    thresholds = best_thresholds(Y, P)
+    thresholds = best_thresholds(Y[kept], P[kept])
     if final is not None:  # calibration and thresholds are not used in fitting: set them on the fitted model
         final.calibrate(Y, P)
         final.thresholds = [float(t) for t in final.thresholds_]

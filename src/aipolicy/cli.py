@@ -470,7 +470,9 @@ def _skipped_summary(manifest) -> str:
 
 def _add_threshold_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threshold", action="append", metavar="CATEGORY=VALUE", default=None,
-                   help="use VALUE (0–1) instead of the model's decision threshold for CATEGORY (repeatable)")
+                   help="use VALUE (0–1) instead of the model's decision threshold for CATEGORY (repeatable); "
+                        "gate=VALUE: a unit gets labels only when one of its probabilities reaches VALUE "
+                        "(gate=0: no gate; default: the model's gate, see its card)")
 
 
 def _topic_options(p: argparse.ArgumentParser) -> None:

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import AipolicyError
+from .predictor import decide
 from .tables import atomic_path, read_table
 
 ID_COLUMNS = ("unit_id", "id")
@@ -146,13 +147,16 @@ def scores(Y: np.ndarray, pred: np.ndarray, names, proba: np.ndarray | None = No
             "per_category": per}
 
 
-def threshold_table(Y: np.ndarray, proba: np.ndarray, names, thresholds: np.ndarray) -> pd.DataFrame:
+def threshold_table(Y: np.ndarray, proba: np.ndarray, names, thresholds: np.ndarray, gates=None) -> pd.DataFrame:
+    """Per category and threshold: precision, recall, F1 and units flagged, among the units that pass the
+    model's gate (all units when it has none), as the model decides at its own thresholds."""
+    passed = np.ones(len(proba), bool) if gates is None else (proba >= np.asarray(gates)).any(axis=1)
     rows = []
     for j, c in enumerate(names):
         grid = sorted({*map(float, THRESHOLD_STEPS), float(thresholds[j])})
         y = Y[:, j].astype(bool)
         for t in grid:
-            flag = proba[:, j] >= t
+            flag = (proba[:, j] >= t) & passed
             tp, fp, fn = int((flag & y).sum()), int((flag & ~y).sum()), int((~flag & y).sum())
             rows.append({"category": c, "threshold": t, "precision": _ratio(tp, tp + fp).item(),
                          "recall": _ratio(tp, tp + fn).item(), "f1": _ratio(2 * tp, 2 * tp + fp + fn).item(),
@@ -171,6 +175,7 @@ class EvaluationResult:
     baseline: dict | None
     baseline_pred: np.ndarray | None
     model_info: dict = field(default_factory=dict)
+    gates: np.ndarray | None = None  # the model's gates (classify.PolicyClassifier's gate), None for none
 
     @property
     def Y(self) -> np.ndarray:
@@ -178,12 +183,14 @@ class EvaluationResult:
 
     @property
     def pred(self) -> np.ndarray:
-        return (self.proba >= self.thresholds).astype(int)
+        return decide(self.proba, self.thresholds, self.gates).astype(int)
 
     def metrics(self) -> dict:
         return {"input": self.model_info.get("input", ""), "units": len(self.units),
                 "model": {**{k: self.model_info[k] for k in ("name", "version", "sha256") if k in self.model_info},
-                          "thresholds": dict(zip(self.names, map(float, self.thresholds))), **self.model},
+                          "thresholds": dict(zip(self.names, map(float, self.thresholds))),
+                          **({} if self.gates is None else {"gates": dict(zip(self.names, map(float, self.gates)))}),
+                          **self.model},
                 "keyword_baseline": self.baseline}
 
 
@@ -193,8 +200,9 @@ def evaluate_model(units: pd.DataFrame, model, names: list[str], *, cues: dict |
     texts = units["text"].tolist()
     proba = np.asarray(model.predict_proba(texts), dtype=float)
     thresholds = np.asarray(model.thresholds_, dtype=float)
+    gates = getattr(model, "gates_", None)
     Y = units[names].to_numpy(int)
-    res = scores(Y, (proba >= thresholds).astype(int), names, proba)
+    res = scores(Y, decide(proba, thresholds, gates).astype(int), names, proba)
     base, bpred = None, None
     if cues:
         from .predictor import cue_pattern
@@ -203,7 +211,7 @@ def evaluate_model(units: pd.DataFrame, model, names: list[str], *, cues: dict |
         bpred = np.array([[1 if p is not None and p.search(t) else 0 for p in pats] for t in texts],
                          dtype=int).reshape(len(texts), len(names))
         base = scores(Y, bpred, names)
-    return EvaluationResult(names, units, proba, thresholds, res, base, bpred)
+    return EvaluationResult(names, units, proba, thresholds, res, base, bpred, gates=gates)
 
 
 # ------------------------------------------------------------------ writing
@@ -344,7 +352,7 @@ def write_evaluation(res: EvaluationResult, out_dir: str | os.PathLike) -> dict:
         tmp.write_text(json.dumps(metrics, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     _csv(per_category_table(res), out / "per_category.csv")
     _csv(confusion_table(res), out / "confusion.csv")
-    _csv(threshold_table(res.Y, res.proba, res.names, res.thresholds), out / "thresholds.csv")
+    _csv(threshold_table(res.Y, res.proba, res.names, res.thresholds, res.gates), out / "thresholds.csv")
     _csv(pr_points(res), out / "pr_curves.csv")
     _csv(predictions_table(res), out / "predictions.csv")
     for j, c in enumerate(res.names):

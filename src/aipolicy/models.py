@@ -312,12 +312,20 @@ def parse_thresholds(items) -> dict[str, float]:
 
 
 def override_thresholds(model, overrides: dict | None):
-    """Replace some of ``model.thresholds_`` ({category: value in [0, 1]}); unknown categories are an error."""
+    """Replace some of ``model.thresholds_`` ({category: value in [0, 1]}); unknown categories are an error.
+    ``gate`` (when no category has that name) replaces the model's gate: a unit gets labels only when one of
+    its probabilities reaches the value (0: no gate)."""
     if not overrides:
         return model
     import numpy as np
 
     cats = [str(c) for c in model.categories_]
+    overrides = dict(overrides)
+    if "gate" in overrides and "gate" not in cats:
+        g = float(overrides.pop("gate"))
+        if not 0.0 <= g <= 1.0:
+            raise AipolicyError(f"--threshold gate={g}: the value must be between 0 and 1")
+        model.gates_ = np.full(len(cats), g) if g > 0 else None
     unknown = [c for c in overrides if c not in cats]
     if unknown:
         raise AipolicyError(f"--threshold: unknown category {', '.join(unknown)} (the model's categories: "

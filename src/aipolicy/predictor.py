@@ -269,9 +269,18 @@ def label_strings(predicted, categories) -> list[str]:
     return [table[c] for c in codes.tolist()]
 
 
-def add_label_columns(units, proba, thresholds, categories, evidence):
+def decide(proba: np.ndarray, thresholds, gates=None) -> np.ndarray:
+    """0/1 labels: a category where its probability reaches its threshold, but only for units where some
+    category's probability reaches its gate (``gates``: per category; None: no gate)."""
+    pred = np.asarray(proba) >= np.asarray(thresholds, dtype=float)
+    if gates is not None:
+        pred &= (np.asarray(proba) >= np.asarray(gates, dtype=float)).any(axis=1)[:, None]
+    return pred
+
+
+def add_label_columns(units, proba, thresholds, categories, evidence, gates=None):
     """``units`` plus p_<category> (4 decimals), labels (';'-joined, empty for none) and evidence."""
-    pred = proba >= thresholds
+    pred = decide(proba, thresholds, gates)
     out = units.copy()
     for j, c in enumerate(categories):
         out[f"p_{c}"] = np.round(proba[:, j], 4)
@@ -316,7 +325,8 @@ def post_calibrate(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 class Predictor:
     def __init__(self, *, categories, thresholds, word_names, word_ngram_range, word_idf, char_ngram_range,
                  char_bits, char_keep, char_idf, cue_terms, coef, intercept, calib_a, calib_b,
-                 nb_weight=0.0, nb_pairs=None, nb_coef=None, nb_intercept=None, post_a=None, post_b=None):
+                 nb_weight=0.0, nb_pairs=None, nb_coef=None, nb_intercept=None, post_a=None, post_b=None,
+                 gates_=None):
         self.categories_ = np.asarray(categories)
         self.thresholds_ = np.asarray(thresholds, dtype=float)
         # the vocabulary is stored as one string of names in column order: it unpickles in
@@ -338,13 +348,14 @@ class Predictor:
         self.nb_weight = float(nb_weight)
         self.nb_pairs, self.nb_coef, self.nb_intercept = nb_pairs, nb_coef, nb_intercept
         self.post_a, self.post_b = post_a, post_b  # sigmoid calibration of the blend (None: none)
+        self.gates_ = gates_  # a unit gets labels only when a category reaches its gate (None: no gate)
 
     def __getstate__(self):
         return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
 
     # ---------------------------------------------------------------- storage without pickle
     _ARRAYS = ("thresholds_", "word_idf", "char_keep", "char_idf", "coef", "intercept", "calib_a", "calib_b")
-    _OPTIONAL = ("nb_pairs", "nb_coef", "nb_intercept", "post_a", "post_b")
+    _OPTIONAL = ("nb_pairs", "nb_coef", "nb_intercept", "post_a", "post_b", "gates_")
     FORMAT = "aipolicy-predictor/2"
     READS = ("aipolicy-predictor/1", FORMAT)  # format 1: no blended model, no calibration of the blend
 
@@ -373,6 +384,18 @@ class Predictor:
                 raise ValueError(f"array {key} has shape {arrays[key].shape}, expected {shape}")
         if not np.array_equal(arrays["thresholds_"], np.asarray(meta["thresholds"], dtype=float)):
             raise ValueError("thresholds in predictor.json and predictor.npz differ")
+        opt = cls._optional_parts(meta, arrays, k, n_words)
+        return cls(categories=meta["categories"], thresholds=arrays["thresholds_"], word_names=meta["word_names"],
+                   word_ngram_range=meta["word_ngram_range"], word_idf=arrays["word_idf"],
+                   char_ngram_range=meta["char_ngram_range"], char_bits=int(meta["char_bits"]),
+                   char_keep=arrays["char_keep"], char_idf=arrays["char_idf"], cue_terms=meta["cue_terms"],
+                   coef=arrays["coef"], intercept=arrays["intercept"], calib_a=arrays["calib_a"],
+                   calib_b=arrays["calib_b"], nb_weight=float(meta.get("nb_weight", 0.0)), **opt)
+
+    @classmethod
+    def _optional_parts(cls, meta: dict, arrays: dict, k: int, n_words: int) -> dict:
+        """The arrays of format 2 (None where absent), checked: the word-pair model's when it is blended in,
+        both calibration arrays or neither, one gate per category."""
         opt = {key: arrays.get(key) for key in cls._OPTIONAL}
         if float(meta.get("nb_weight", 0.0)) > 0:
             width = n_words + len(opt["nb_pairs"] if opt["nb_pairs"] is not None else ())
@@ -382,12 +405,9 @@ class Predictor:
         if (opt["post_a"] is None) != (opt["post_b"] is None) or any(
                 opt[key] is not None and opt[key].shape != (k,) for key in ("post_a", "post_b")):
             raise ValueError(f"arrays post_a and post_b must both be present with shape ({k},), or neither")
-        return cls(categories=meta["categories"], thresholds=arrays["thresholds_"], word_names=meta["word_names"],
-                   word_ngram_range=meta["word_ngram_range"], word_idf=arrays["word_idf"],
-                   char_ngram_range=meta["char_ngram_range"], char_bits=int(meta["char_bits"]),
-                   char_keep=arrays["char_keep"], char_idf=arrays["char_idf"], cue_terms=meta["cue_terms"],
-                   coef=arrays["coef"], intercept=arrays["intercept"], calib_a=arrays["calib_a"],
-                   calib_b=arrays["calib_b"], nb_weight=float(meta.get("nb_weight", 0.0)), **opt)
+        if opt["gates_"] is not None and opt["gates_"].shape != (k,):
+            raise ValueError(f"array gates_ has shape {opt['gates_'].shape}, expected ({k},)")
+        return opt
 
     @property
     def word_names(self) -> list[str]:
@@ -490,7 +510,7 @@ class Predictor:
         """The label columns for ``texts``: p_<category> arrays, labels and evidence lists."""
         blocks, pairs = self._blocks(texts, normalised)
         proba = self._proba(blocks, pairs)
-        pred = proba >= self.thresholds_
+        pred = decide(proba, self.thresholds_, self.gates_)
         cols = {f"p_{c}": np.round(proba[:, j], 4) for j, c in enumerate(self.categories_)}
         cols["labels"] = label_strings(pred, self.categories_)
         cols["evidence"] = top_terms(blocks[0], pred, self.coef, self.word_names, evidence_terms)
@@ -500,9 +520,9 @@ class Predictor:
         """Same columns as PolicyClassifier.label."""
         blocks, pairs = self._blocks(units["text"].tolist())
         proba = self._proba(blocks, pairs)
-        pred = (proba >= self.thresholds_).astype(int)
+        pred = decide(proba, self.thresholds_, self.gates_).astype(int)
         return add_label_columns(units, proba, self.thresholds_, self.categories_,
-                                 top_terms(blocks[0], pred, self.coef, self.word_names, evidence_terms))
+                                 top_terms(blocks[0], pred, self.coef, self.word_names, evidence_terms), self.gates_)
 
 
 def from_estimator(clf) -> Predictor:
@@ -536,4 +556,4 @@ def from_estimator(clf) -> Predictor:
                      nb_weight=clf.nb_weight if getattr(clf, "nb_coef_", None) is not None else 0.0,
                      nb_pairs=getattr(clf, "nb_pairs_", None), nb_coef=getattr(clf, "nb_coef_", None),
                      nb_intercept=getattr(clf, "nb_intercept_", None), post_a=getattr(clf, "post_a_", None),
-                     post_b=getattr(clf, "post_b_", None))
+                     post_b=getattr(clf, "post_b_", None), gates_=getattr(clf, "gates_", None))

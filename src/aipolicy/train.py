@@ -35,6 +35,10 @@ def _versions() -> dict:
             "joblib": version("joblib"), "rjieba": version("rjieba"), "gensim": version("gensim")}
 
 
+def _per_category(names: list[str], values) -> dict | None:
+    return None if values is None else {c: float(v) for c, v in zip(names, values)}
+
+
 def _model_params(cfg: TrainingConfig) -> dict:
     """The classifier's hyper-parameters from the configuration; a value it leaves out is the
     estimator's own default (defined once, in PolicyClassifier's signature)."""
@@ -47,6 +51,7 @@ def _model_params(cfg: TrainingConfig) -> dict:
             "C": float(m.get("C", d["C"])), "class_weight": m.get("class_weight", d["class_weight"]),
             "calibration_cv": int(m.get("calibration_cv", d["calibration_cv"])),
             "nb_weight": float(m.get("nb_weight", d["nb_weight"])), "nb_C": float(m.get("nb_C", d["nb_C"])),
+            "gate": float(m.get("gate", d["gate"])),
             "threshold_folds": int(cfg.evaluation.get("folds", d["threshold_folds"])),
             "random_state": int(m.get("seed", d["random_state"]))}
 
@@ -140,7 +145,8 @@ def train(cfg: TrainingConfig, *, name: str | None = None, agreement: str | Path
         "version": f"{__version__}+{dh[:8]}",
         "created": created,
         "categories": names,
-        "thresholds": {c: float(t) for c, t in zip(names, final.thresholds_)},
+        "thresholds": _per_category(names, final.thresholds_),
+        "gates": _per_category(names, final.gates_),
         "params": {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()},
         "seed": params["random_state"],
         "domain_weights": dw,
@@ -200,6 +206,15 @@ def _calibration_text(params: dict) -> str:
     return f", sigmoid-calibrated with {cv}-fold cross-fitting" if cv > 1 else ""
 
 
+def _gate_text(card: dict) -> str:
+    g = float(card["params"].get("gate", 0.0))
+    if g <= 0:
+        return ""
+    gates = ", ".join(f"{c} {t:.3f}" for c, t in (card.get("gates") or {}).items())
+    return (f"\nA unit gets labels only when its highest probability before calibration reaches {g:g} (the gate; per "
+            f"category on the calibrated scale: {gates}); the thresholds are chosen on the units that pass it.")
+
+
 def _blend_text(params: dict) -> str:
     w = float(params.get("nb_weight", 0.0))
     if w <= 0:
@@ -232,7 +247,7 @@ cue term of `src/aipolicy/data/categories.yaml` as a feature; one logistic regre
 category (C={card['params']['C']}, class_weight={card['params']['class_weight']}){_calibration_text(card['params'])}.
 {_blend_text(card['params'])}
 Seed {card['seed']}. Units are weighted by domain in the fits: {_weights_text(card.get('domain_weights') or {})}.
-Decision thresholds (chosen on out-of-fold predictions, on the calibrated scale): {th}.
+Decision thresholds (chosen on out-of-fold predictions, on the calibrated scale): {th}.{_gate_text(card)}
 {card.get('choice', '')}
 
 ## Training data
