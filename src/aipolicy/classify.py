@@ -2,8 +2,10 @@
 
 ``PolicyClassifier`` follows scikit-learn's conventions (keyword-only hyper-parameters stored by
 ``__init__``, learned state ending in ``_``), so it clones, pickles and works in GridSearchCV.
-Per category: TF-IDF features → logistic regression → sigmoid-calibrated probabilities; a unit gets
-a category when its probability reaches that category's threshold.
+Per category: a logistic regression on TF-IDF features, its probability averaged with that of an
+NB-SVM regression on 0/1 words and adjacent word pairs (``nb_weight``), the average sigmoid-calibrated on
+out-of-fold probabilities; a unit gets a category when its probability reaches that category's threshold
+and some category's probability reaches its gate (``gate``: some category more likely than not).
 """
 from __future__ import annotations
 
@@ -165,7 +167,8 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters are stored as given; ``fit(texts, Y)`` takes an (n_units, n_categories) 0/1 matrix
     (or DataFrame with one column per category). ``predict_proba`` returns an
-    (n_units, n_categories) array of calibrated probabilities; ``predict`` applies ``thresholds_``.
+    (n_units, n_categories) array of probabilities (calibrated when the thresholds were chosen on
+    out-of-fold predictions); ``predict`` applies ``thresholds_`` and ``gates_``.
 
     The defaults are those of ``aipolicy train`` with the shipped configuration: ``categories=None``
     means the package's categories, ``cue_terms=None`` their codebook cue terms (``()`` for none),
@@ -634,7 +637,7 @@ def evaluate(clf: PolicyClassifier, texts, Y: np.ndarray, groups, cues: dict, *,
     sw = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
     P, final = out_of_fold(clf, clf._prepare(texts), Y, sw, fold_of, refit=refit, n_jobs=n_jobs, progress=progress)
     # a unit gets labels only when its highest probability reaches the gate; thresholds are chosen on those
-    kept = gated(P, clf.gate) if clf.gate > 0 else np.ones(len(P), bool)
+    kept = gated(P, clf.gate)
     pred = cross_fitted_predictions(Y, P, fold_of, eligible=kept) * kept[:, None]
     cats = clf._category_names()
     base = KeywordBaseline(cues={c: cues[c] for c in cats}).fit()

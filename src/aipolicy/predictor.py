@@ -156,17 +156,23 @@ def fit_pairs(ids: np.ndarray, indptr: np.ndarray, n_words: int, min_df: int) ->
     return keys[df >= min_df]
 
 
+def _known_pairs(ids: np.ndarray, indptr: np.ndarray, n_words: int, pairs: np.ndarray):
+    """(row, column among ``pairs``) of every pair of adjacent words (``_pair_keys``) that is one of ``pairs``."""
+    prow, keys = _pair_keys(ids, indptr, n_words)
+    pos = np.searchsorted(pairs, keys)
+    hit = pos < len(pairs)
+    hit[hit] = pairs[pos[hit]] == keys[hit]
+    return prow[hit], pos[hit]
+
+
 def _binary_csr(ids: np.ndarray, indptr: np.ndarray, n_words: int, pairs: np.ndarray) -> Csr:
     """0/1 matrix: the vocabulary's words (columns 0..n_words) and known word pairs (after them) of each text."""
     ids = np.asarray(ids, dtype=np.int64)
     n = len(indptr) - 1
     rows = np.repeat(np.arange(n), np.diff(indptr))
     known = ids >= 0
-    prow, keys = _pair_keys(ids, indptr, n_words)
-    pos = np.searchsorted(pairs, keys)
-    hit = pos < len(pairs)
-    hit[hit] = pairs[pos[hit]] == keys[hit]
-    m = _count_csr(np.concatenate([rows[known], prow[hit]]), np.concatenate([ids[known], n_words + pos[hit]]),
+    prow, pos = _known_pairs(ids, indptr, n_words, pairs)
+    m = _count_csr(np.concatenate([rows[known], prow]), np.concatenate([ids[known], n_words + pos]),
                    (n, n_words + len(pairs)))
     m.data[:] = 1.0
     return m
@@ -177,12 +183,9 @@ def _pair_scores(counts: Csr, ids: np.ndarray, indptr: np.ndarray, pairs: np.nda
     same ``ids``: each word of a text once, as the 0/1 matrix has it) without building that matrix: the
     words' weights summed per text, then the known pairs' (each pair once per text)."""
     n_words, n = counts.shape[1], counts.shape[0]
-    prow, keys = _pair_keys(ids, indptr, n_words)
-    pos = np.searchsorted(pairs, keys)
-    hit = pos < len(pairs)
-    hit[hit] = pairs[pos[hit]] == keys[hit]
+    prow, pos = _known_pairs(ids, indptr, n_words, pairs)
     width = max(len(pairs), 1)
-    found = np.unique(prow[hit] * width + pos[hit])
+    found = np.unique(prow * width + pos)
     rows, cols = counts.row_ids(), counts.indices.astype(np.intp)
     prow, pcol = found // width, n_words + found % width
     out = np.empty((n, W.shape[0]))
