@@ -42,6 +42,7 @@ VARIANTS = {
     "gate0": {"gate": 0.0},
     "gate4": {"gate": 0.4},
     "gate6": {"gate": 0.6},
+    "tol4": {"tol": 1e-4},  # scikit-learn's default tolerance (the configured one is 1e-2)
 }
 
 

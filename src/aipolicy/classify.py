@@ -109,7 +109,7 @@ def _widen(lr: LogisticRegression, cols: np.ndarray, width: int) -> None:
     lr.coef_, lr.n_features_in_ = coef, width
 
 
-def _fit_category(Xc, Y, j, sw, *, cols, width, C, class_weight, calibration_cv, random_state):
+def _fit_category(Xc, Y, j, sw, *, cols, width, C, class_weight, calibration_cv, random_state, tol):
     """(fitted model or constant probability, coefficient vector) for category ``j`` (column of ``Y``),
     fitted on the compacted features ``Xc`` (``compact_columns``) and returned as if fitted on all
     ``width`` columns. ``Y[:, j]`` is taken here, a strided view as ever: a contiguous copy would
@@ -121,7 +121,7 @@ def _fit_category(Xc, Y, j, sw, *, cols, width, C, class_weight, calibration_cv,
     # dual liblinear: with far more features than units it reaches the same optimum as the
     # primal solver about 3x faster (measured on the gold: 17.5 s -> 5.6 s for six fits)
     base = LogisticRegression(C=C, class_weight=class_weight, solver="liblinear", dual=True,
-                              max_iter=2000, random_state=random_state)
+                              max_iter=2000, random_state=random_state, tol=tol)
     folds = min(calibration_cv, n_pos, n_neg)
     if folds < 2:
         est = base.fit(Xc, yj, sample_weight=sw)
@@ -138,7 +138,7 @@ def _fit_category(Xc, Y, j, sw, *, cols, width, C, class_weight, calibration_cv,
     return est, np.mean([c.estimator.coef_[0] for c in est.calibrated_classifiers_], axis=0)
 
 
-def _fit_pairs_model(Xb, yj, sw, *, C, class_weight, random_state) -> tuple[np.ndarray, float]:
+def _fit_pairs_model(Xb, yj, sw, *, C, class_weight, random_state, tol) -> tuple[np.ndarray, float]:
     """(weights, intercept) of the word-pair model of one category: a logistic regression on the 0/1 words
     and word pairs ``Xb`` scaled by their log-count ratios (how much likelier a feature is in the
     category's units than in the others', Wang & Manning's NB-SVM), the weights returned times the ratios
@@ -150,7 +150,7 @@ def _fit_pairs_model(Xb, yj, sw, *, C, class_weight, random_state) -> tuple[np.n
     neg = np.asarray(Xb[yj == 0].sum(axis=0)).ravel() + 1.0
     ratio = np.log(pos / pos.sum()) - np.log(neg / neg.sum())
     lr = LogisticRegression(C=C, class_weight=class_weight, solver="liblinear", dual=True, max_iter=2000,
-                            random_state=random_state)
+                            random_state=random_state, tol=tol)
     lr.fit(Xb.multiply(ratio).tocsr(), yj, sample_weight=sw)
     return lr.coef_[0] * ratio, float(lr.intercept_[0])
 
@@ -181,8 +181,8 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, *, categories=None, word_ngram_range=(1, 1), char_ngram_range=(2, 3),
                  min_df=2, max_features=60000, char_bits=18, cue_terms=None, C=10.0, class_weight="balanced",
-                 calibration_cv=0, nb_weight=0.4, nb_C=1.0, gate=0.5, thresholds=None, threshold_folds=5,
-                 random_state=SEED):
+                 calibration_cv=0, nb_weight=0.4, nb_C=1.0, gate=0.5, tol=1e-2, thresholds=None,
+                 threshold_folds=5, random_state=SEED):
         self.categories = categories
         self.word_ngram_range = word_ngram_range
         self.char_ngram_range = char_ngram_range
@@ -196,6 +196,7 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         self.nb_weight = nb_weight
         self.nb_C = nb_C
         self.gate = gate
+        self.tol = tol
         self.thresholds = thresholds
         self.threshold_folds = threshold_folds
         self.random_state = random_state
@@ -280,9 +281,9 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         # every category is fitted on the same matrix wherever its task runs, and only it is sent there
         Xc.sort_indices()
         kw = {"cols": cols, "width": Xv.shape[1], "C": self.C, "class_weight": self.class_weight,
-              "calibration_cv": self.calibration_cv, "random_state": self.random_state,
+              "calibration_cv": self.calibration_cv, "random_state": self.random_state, "tol": self.tol,
               "nb": None if Xb is None else {"C": self.nb_C, "class_weight": self.class_weight,
-                                             "random_state": self.random_state}}
+                                             "random_state": self.random_state, "tol": self.tol}}
         return [_Task(_fit_categories, (Xc, Xb, Y, sw, cats), kw)
                 for cats in map(list, np.array_split(np.arange(Y.shape[1]), parts)) if cats]
 

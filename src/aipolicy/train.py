@@ -51,7 +51,7 @@ def _model_params(cfg: TrainingConfig) -> dict:
             "C": float(m.get("C", d["C"])), "class_weight": m.get("class_weight", d["class_weight"]),
             "calibration_cv": int(m.get("calibration_cv", d["calibration_cv"])),
             "nb_weight": float(m.get("nb_weight", d["nb_weight"])), "nb_C": float(m.get("nb_C", d["nb_C"])),
-            "gate": float(m.get("gate", d["gate"])),
+            "gate": float(m.get("gate", d["gate"])), "tol": float(m.get("tol", d["tol"])),
             "threshold_folds": int(cfg.evaluation.get("folds", d["threshold_folds"])),
             "random_state": int(m.get("seed", d["random_state"]))}
 
