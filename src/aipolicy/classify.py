@@ -201,6 +201,10 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         self.threshold_folds = threshold_folds
         self.random_state = random_state
 
+    # fitted state that a model may lack (None: no word-pair model, no calibration of the blend, no gate),
+    # also for models pickled before they existed
+    nb_pairs_ = nb_coef_ = nb_intercept_ = post_a_ = post_b_ = gates_ = None
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = False  # X is a 1-D sequence of texts
@@ -259,17 +263,20 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         words = dict(self.vectorizer_.transformer_list)["w"]
         words.stop_words_ = None  # the pruned n-grams: only for introspection, large when pickled
         words._stop_words_id = None  # a memory address (a cache key): would make the pickle differ per run
+        self._check_blend_and_gate()
         self.nb_pairs_, Xb = None, None
-        if self._blended():
+        if self.nb_weight > 0:
             self.nb_pairs_, Xb = fit_word_pairs(self.vectorizer_, prep.segments, self.min_df)
         return Xv, Xb
 
-    def _blended(self) -> bool:
+    def _check_blend_and_gate(self) -> None:
+        """The settings of the word-pair model and the gate, checked before anything is fitted with them."""
         if not 0 <= self.nb_weight <= 1:
             raise ValueError(f"nb_weight must be in [0, 1], got {self.nb_weight!r}")
         if self.nb_weight > 0 and tuple(self.word_ngram_range) != (1, 1):
             raise ValueError("the word-pair model (nb_weight > 0) needs word_ngram_range (1, 1): it makes the pairs")
-        return self.nb_weight > 0
+        if not 0 <= self.gate <= 1:
+            raise ValueError(f"gate must be in [0, 1], got {self.gate!r}")
 
     def _regressions(self, features, Y: np.ndarray, sw, parts: int = 1) -> list:
         """The logistic-regression fits of all categories on the ``features`` (``_fit_features``), as ``parts`` tasks over
@@ -296,8 +303,6 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
             self.nb_coef_ = np.vstack([nb[0] for _, _, nb in fitted])
             self.nb_intercept_ = np.array([nb[1] for _, _, nb in fitted])
         self.post_a_ = self.post_b_ = None  # set from out-of-fold probabilities (calibrate)
-        if not 0 <= self.gate <= 1:
-            raise ValueError(f"gate must be in [0, 1], got {self.gate!r}")
         self.gates_ = np.full(len(cats), float(self.gate)) if self.gate > 0 else None  # mapped by calibrate
         self.categories_ = np.array(cats)
         self.classes_ = [np.array([0, 1])] * len(cats)
@@ -360,9 +365,8 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
 
     def _features_of(self, texts: list[str]):
         """(feature matrix, word-pair matrix or None) of normalised texts."""
-        self._check_fitted()
         Xb = None
-        if getattr(self, "nb_coef_", None) is not None:
+        if self.nb_coef_ is not None:
             Xb = word_pair_matrix(self.vectorizer_, segments_of(texts), self.nb_pairs_)
         return self.vectorizer_.transform(texts), Xb
 
@@ -371,11 +375,11 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         out = np.empty((Xv.shape[0], len(self.estimators_)))
         for j, est in enumerate(self.estimators_):
             out[:, j] = est if isinstance(est, float) else est.predict_proba(Xv)[:, 1]
-        if getattr(self, "nb_coef_", None) is not None:
+        if self.nb_coef_ is not None:
             if Xb is None:
                 raise ValueError("this model blends in a word-pair model: give its word-pair matrix too")
             out = blend(out, np.asarray(Xb @ self.nb_coef_.T) + self.nb_intercept_, self.nb_weight)
-        if getattr(self, "post_a_", None) is not None:
+        if self.post_a_ is not None:
             out = post_calibrate(out, self.post_a_, self.post_b_)
         return out
 
@@ -384,7 +388,7 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         return self.predict_proba_features(*self._features_of(_texts(X)))
 
     def predict(self, X) -> np.ndarray:
-        return decide(self.predict_proba(X), self.thresholds_, getattr(self, "gates_", None)).astype(int)
+        return decide(self.predict_proba(X), self.thresholds_, self.gates_).astype(int)
 
     def _word_names(self) -> np.ndarray:
         # derived from the fitted vocabulary once per process; not pickled (it would slow loading)
@@ -406,14 +410,14 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
     def label(self, units, *, evidence_terms: int = 3) -> pd.DataFrame:
         """Add ``p_<category>`` columns, ``labels`` (';'-joined, empty for none) and ``evidence`` to
         ``units`` (a DataFrame with a ``text`` column; a list or Series of texts becomes one)."""
+        self._check_fitted()
         if not isinstance(units, pd.DataFrame):
             units = pd.DataFrame({"text": _texts(units)})
         Xv, Xb = self._features_of(_texts(units))
         proba = self.predict_proba_features(Xv, Xb)
-        gates = getattr(self, "gates_", None)
-        pred = decide(proba, self.thresholds_, gates).astype(int)
+        pred = decide(proba, self.thresholds_, self.gates_).astype(int)
         return add_label_columns(units, proba, self.thresholds_, self.categories_,
-                                 self.evidence(Xv, pred, evidence_terms), gates)
+                                 self.evidence(Xv, pred, evidence_terms), self.gates_)
 
 
 class KeywordBaseline(ClassifierMixin, BaseEstimator):

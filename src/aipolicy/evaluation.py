@@ -200,7 +200,7 @@ def evaluate_model(units: pd.DataFrame, model, names: list[str], *, cues: dict |
     texts = units["text"].tolist()
     proba = np.asarray(model.predict_proba(texts), dtype=float)
     thresholds = np.asarray(model.thresholds_, dtype=float)
-    gates = getattr(model, "gates_", None)
+    gates = model.gates_
     Y = units[names].to_numpy(int)
     res = scores(Y, decide(proba, thresholds, gates).astype(int), names, proba)
     base, bpred = None, None
