@@ -520,12 +520,11 @@ class Predictor:
         return cols
 
     def label(self, units, *, evidence_terms: int = 3):
-        """Same columns as PolicyClassifier.label."""
-        blocks, pairs = self._blocks(units["text"].tolist())
-        proba = self._proba(blocks, pairs)
-        pred = decide(proba, self.thresholds_, self.gates_).astype(int)
-        return add_label_columns(units, proba, self.thresholds_, self.categories_,
-                                 top_terms(blocks[0], pred, self.coef, self.word_names, evidence_terms), self.gates_)
+        """Same columns as PolicyClassifier.label: ``units`` with the ``label_columns`` added."""
+        out = units.copy()
+        for name, values in self.label_columns(units["text"].tolist(), evidence_terms=evidence_terms).items():
+            out[name] = values
+        return out
 
 
 def from_estimator(clf) -> Predictor:
@@ -556,7 +555,6 @@ def from_estimator(clf) -> Predictor:
                      word_idf=words.idf_.copy(), char_ngram_range=hasher.ngram_range, char_bits=hasher.n_bits,
                      char_keep=hasher.keep_, char_idf=chars.named_steps["tfidf"].idf_.copy(), cue_terms=cues,
                      coef=coef, intercept=intercept, calib_a=a, calib_b=b,
-                     nb_weight=clf.nb_weight if getattr(clf, "nb_coef_", None) is not None else 0.0,
-                     nb_pairs=getattr(clf, "nb_pairs_", None), nb_coef=getattr(clf, "nb_coef_", None),
-                     nb_intercept=getattr(clf, "nb_intercept_", None), post_a=getattr(clf, "post_a_", None),
-                     post_b=getattr(clf, "post_b_", None), gates_=getattr(clf, "gates_", None))
+                     nb_weight=clf.nb_weight if clf.nb_coef_ is not None else 0.0, nb_pairs=clf.nb_pairs_,
+                     nb_coef=clf.nb_coef_, nb_intercept=clf.nb_intercept_, post_a=clf.post_a_, post_b=clf.post_b_,
+                     gates_=clf.gates_)
