@@ -100,7 +100,7 @@ class PreparedTexts:
     tokens: list
     chars: sp.csr_matrix
     cues: sp.csr_matrix | None
-    segments: list | None = None
+    segments: list
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -109,8 +109,7 @@ class PreparedTexts:
         """The units ``rows`` (indices or a boolean mask) only: what a model fitted on them may see."""
         rows = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows, dtype=np.intp)
         return PreparedTexts([self.texts[i] for i in rows], [self.tokens[i] for i in rows], self.chars[rows],
-                             None if self.cues is None else self.cues[rows],
-                             None if self.segments is None else [self.segments[i] for i in rows])
+                             None if self.cues is None else self.cues[rows], [self.segments[i] for i in rows])
 
 
 def _parts(vectorizer: FeatureUnion) -> tuple:
@@ -122,7 +121,7 @@ def prepare(vectorizer: FeatureUnion, texts: list[str]) -> PreparedTexts:
     """Tokens, n-gram counts and cue presence of ``texts`` for a (fitted or not) ``make_vectorizer`` union."""
     _, chars, cue = _parts(vectorizer)
     hasher = chars.named_steps["hash"]
-    segments = list(map(_cutter(), texts))
+    segments = segments_of(texts)
     return PreparedTexts(list(texts), [list(filter(str.isalnum, s)) for s in segments],  # = tokenize(text)
                          char_ngram_counts(texts, hasher.ngram_range, hasher.n_bits),
                          None if cue is None else CueTerms(terms=cue.terms).fit(None).transform(texts), segments)
@@ -169,7 +168,7 @@ def segments_of(texts) -> list:
 def fit_word_pairs(vectorizer: FeatureUnion, segments: list, min_df: int) -> tuple[np.ndarray, sp.csr_matrix]:
     """(the word pairs seen in at least ``min_df`` of the texts, their 0/1 matrix of words and pairs) for a
     fitted union: words are its word vocabulary, pairs two of them adjacent in a text's segmentation."""
-    vocab = dict(vectorizer.transformer_list)["w"].vocabulary_
+    vocab = _parts(vectorizer)[0].vocabulary_
     ids, indptr = word_ids(segments, vocab)
     pairs = fit_pairs(ids, indptr, len(vocab), min_df)
     return pairs, _binary_csr(ids, indptr, len(vocab), pairs).tocsr()
@@ -177,5 +176,5 @@ def fit_word_pairs(vectorizer: FeatureUnion, segments: list, min_df: int) -> tup
 
 def word_pair_matrix(vectorizer: FeatureUnion, segments: list, pairs: np.ndarray) -> sp.csr_matrix:
     """The 0/1 matrix of words and known ``pairs`` (``fit_word_pairs``) of segmented texts."""
-    vocab = dict(vectorizer.transformer_list)["w"].vocabulary_
+    vocab = _parts(vectorizer)[0].vocabulary_
     return _binary_csr(*word_ids(segments, vocab), len(vocab), pairs).tocsr()

@@ -317,8 +317,6 @@ def override_thresholds(model, overrides: dict | None):
     its probabilities reaches the value (0: no gate)."""
     if not overrides:
         return model
-    import numpy as np
-
     cats = [str(c) for c in model.categories_]
     overrides = dict(overrides)
     if "gate" in overrides and "gate" not in cats:
