@@ -26,10 +26,12 @@ import resource
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from label_throughput import extract  # noqa: E402  (REV's src/ extracted with git archive)
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = "7c8da13"  # main before issue 13's training speed-up (prepared features, compacted fits, unit cache)
@@ -72,15 +74,6 @@ def _env(src: Path | None) -> dict:
     if src is not None:  # the baseline's package first on the path (before the installed one)
         env["PYTHONPATH"] = str(src) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
-
-
-def _extract(rev: str, dest: Path) -> Path:
-    archive = dest / "src.tar"
-    with open(archive, "wb") as f:
-        subprocess.run(["git", "-C", str(ROOT), "archive", rev, "src/aipolicy"], stdout=f, check=True)
-    with tarfile.open(archive) as t:
-        t.extractall(dest, filter="data")
-    return dest / "src"
 
 
 def run_version(label: str, src: Path | None, tmp: Path, args) -> dict:
@@ -181,7 +174,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="train-speed-"))
     try:
         now = run_version("now", None, tmp, args)
-        old = None if args.skip_baseline else run_version("main", _extract(args.baseline, tmp), tmp, args)
+        old = None if args.skip_baseline else run_version("main", extract(args.baseline, tmp), tmp, args)
         runs = {id(v): [] for v in (now, old) if v}
         for _ in range(args.repeat):  # alternating, so that a change of the machine's load hits both
             for v in (now, old):
