@@ -34,7 +34,7 @@ from migrations.issue10_apply import migrate  # noqa: E402
 from aipolicy.config import load_categories  # noqa: E402
 
 HERE = Path("labels")
-AI_ROUNDS = (5, 6, 7)  # rounds of annotation on AI-policy documents (labels/select_ai_policies.py)
+AI_ROUNDS = (5, 6, 7, 9)  # rounds of annotation on AI-policy documents (labels/select_ai_policies.py; round 8 re-read gold units, labels/reread.py)
 
 
 def _apply(gold: pd.DataFrame, decisions: pd.DataFrame, needed: set, what: str) -> None:
@@ -70,7 +70,7 @@ def ai_round(rnd: int, names: list[str], read) -> tuple[pd.DataFrame, pd.DataFra
     Returns (gold, first, second)."""
     folder = HERE / "annotations" / f"r{rnd}"
     firsts, seconds = [], []
-    for f in sorted(folder.glob("[RATBC]*.csv")):
+    for f in sorted(folder.glob("[RATBCD]*.csv")):
         df = read(f).assign(annotator=f"R{rnd}-{f.stem}")
         (seconds if f.stem.endswith("d") else firsts).append(df)
     first, second = pd.concat(firsts, ignore_index=True), pd.concat(seconds, ignore_index=True)

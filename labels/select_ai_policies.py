@@ -80,8 +80,12 @@ def main() -> None:
                     help="instead: append every remaining unit with an algorithm or compute cue term")
     ap.add_argument("--round", nargs=3, type=int, metavar=("N", "RUNS", "ACTIVE"), dest="later_round",
                     help="instead: round N ≥ 6, RUNS new random runs and ACTIVE suggested units, in --k batches")
-    ap.add_argument("--k", type=int, default=3, help="batches (annotators) of a --round")
+    ap.add_argument("--k", type=int, default=3, help="batches (annotators) of a --round or --rest")
+    ap.add_argument("--rest", type=int, metavar="N", help="instead: round N, every unit not read before, all "
+                    "read twice")
     args = ap.parse_args()
+    if args.rest:
+        return add_rest(args, args.rest, k=args.k)
     if args.later_round:
         return add_round(args, *args.later_round, k=args.k)
     if args.active:
@@ -163,7 +167,7 @@ def add_cue_pool(args, batches: int = 2) -> None:
     print(f"{len(sel)} cue units from {sel['source'].nunique()} documents")
 
 
-ROUND_PREFIX = {6: "B", 7: "C", 8: "D"}  # batch names of rounds after 5
+ROUND_PREFIX = {6: "B", 7: "C", 9: "D"}  # batch names of rounds after 5 (round 8 re-read gold units: labels/reread.py)
 
 
 def add_round(args, rnd: int, n_runs: int, n_active: int, k: int = 3, double_units: int = 35) -> None:
@@ -209,6 +213,40 @@ def add_round(args, rnd: int, n_runs: int, n_active: int, k: int = 3, double_uni
     print(f"round {rnd}: {len(rnd_units)} random units ({len(picked)} runs), {len(act)} active units, from "
           f"{sel['source'].nunique()} documents; double: {(sel['double'] != '').sum()}")
     print(sel.groupby(["batch", "pool"]).size().to_string())
+
+
+def add_rest(args, rnd: int, k: int = 7) -> None:
+    """Round 9: after rounds 5-7 and the re-reading of round 8, every unit of the corpus not read before
+    (pool "rest": no sampling at all, so the AI-policy gold becomes the whole corpus). Whole documents are
+    dealt to ``k`` batches (largest first, each to the batch with the fewest units); every batch is read by
+    two annotators who never see each other's labels (D1 and D1d, ...), in document order, each unit with
+    the start of its neighbours as context."""
+    prefix = ROUND_PREFIX[rnd]
+    prev = pd.read_csv(args.out, dtype=str, keep_default_na=False)
+    seen = set(prev["unit_id"]) | set(pd.read_csv(Path(__file__).with_name("gold.csv"), dtype=str)["unit_id"])
+    units = ingest(args.corpus).sort_values(["source", "position"]).reset_index(drop=True)
+    same = units["source"].eq(units["source"].shift(1))
+    units["before"] = units["text"].shift(1).str[:160].where(same, "")
+    units["after"] = units["text"].shift(-1).str[:160].where(units["source"].eq(units["source"].shift(-1)), "")
+    rest = units[~units["unit_id"].isin(seen)].copy()
+    load, batch_of = [0] * k, {}
+    for source, n in rest.groupby("source").size().sort_values(ascending=False, kind="stable").items():
+        i = int(np.argmin(load))
+        batch_of[source], load[i] = f"{prefix}{i + 1}", load[i] + n
+    rest["batch"] = rest["source"].map(batch_of)
+    rest["double"] = rest["batch"] + "d"
+    folder = Path(args.batches)
+    folder.mkdir(parents=True, exist_ok=True)
+    for b, part in rest.groupby("batch"):
+        part[COLUMNS[:-1] + ["before", "text", "after"]].to_json(folder / f"{b}.jsonl", orient="records",
+                                                                lines=True, force_ascii=False)
+    index = pd.read_csv(Path(args.corpus) / "index.csv", dtype=str)
+    level = dict(zip(index["file"], index["level"]))
+    out = rest.assign(corpus="ai-policies", pool="rest", round=rnd,
+                      level=rest["source"].map(lambda s: level.get(Path(s).name)))
+    pd.concat([prev, out[prev.columns].astype(str)], ignore_index=True).to_csv(args.out, index=False)
+    print(f"round {rnd}: {len(rest)} remaining units of {rest['source'].nunique()} documents in {k} batches "
+          f"({', '.join(map(str, load))} units), each read twice")
 
 
 if __name__ == "__main__":
