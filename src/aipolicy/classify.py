@@ -181,7 +181,7 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, *, categories=None, word_ngram_range=(1, 1), char_ngram_range=(2, 3),
                  min_df=2, max_features=60000, char_bits=18, cue_terms=None, C=10.0, class_weight="balanced",
-                 calibration_cv=0, nb_weight=0.4, nb_C=1.0, gate=0.5, tol=1e-3, thresholds=None,
+                 calibration_cv=0, nb_weight=0.4, nb_C=1.0, gate=0.5, tol=1e-2, thresholds=None,
                  threshold_folds=5, random_state=SEED):
         self.categories = categories
         self.word_ngram_range = word_ngram_range
