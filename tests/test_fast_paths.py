@@ -28,10 +28,11 @@ def _plain_top_terms(X, predicted, coef, names, k=3):
     return out
 
 
+@pytest.mark.parametrize("width", [1 << 12, 1 << 27])  # positions in 32 bits; over 2**31: in 64 bits
 @pytest.mark.parametrize("seed", range(5))
-def test_count_matrix_equals_scipy_sum_duplicates(seed):
+def test_count_matrix_equals_scipy_sum_duplicates(seed, width):
     rng = np.random.default_rng(seed)
-    n, width = 40, 1 << 12
+    n = 40
     rows = rng.integers(0, n, 3000)
     cols = rng.integers(0, 60, 3000) * 67 % width  # many duplicates
     rows[:50] = n - 1  # a busy last row; some rows stay empty
@@ -201,3 +202,42 @@ def test_csv_body_escapes_names_that_are_not_utf8():
 
     cols = {"file": ["ok.txt", "\udcb1\udcb1.txt", None], "units": [1, 2, 3], "p": [0.5, float("nan"), 1e-05]}
     assert csv_body(cols, ["file", "units", "p"]) == b"ok.txt,1,0.5\r\n\\xb1\\xb1.txt,2,\r\n,3,1e-05\r\n"
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_dot_weights_equals_the_column_by_column_products(seed):
+    # one gather of each entry's k weights from the transposed weights; the same bits as the loop it
+    # replaced (one pass per output column over that column's weights)
+    from aipolicy.predictor import _count_csr, _tfidf
+
+    rng = np.random.default_rng(seed)
+    n, width, k = 30, 500, 6
+    X = _tfidf(_count_csr(np.sort(rng.integers(0, n - 2, 3000)), rng.integers(0, width, 3000), (n, width)),
+               rng.uniform(1, 5, width))
+    Wt = rng.normal(size=(k, width))
+    rows, cols = X.row_ids(), X.indices.astype(np.intp)
+    ref = np.zeros((n, k))
+    for j in range(k):
+        ref[:, j] = np.bincount(rows, weights=X.data * Wt[j].take(cols), minlength=n)
+    assert np.array_equal(X.dot_weights(np.ascontiguousarray(Wt.T)), ref)
+    assert np.array_equal(X.dot_dense(Wt), ref)
+    assert np.array_equal(X.dot_dense(Wt[::-1]), ref[:, ::-1])  # a view of the weights, not contiguous
+
+
+def test_segment_ids_cuts_joined_texts_as_one_by_one():
+    from aipolicy.predictor import segment_ids, separator_vocabulary, word_ids
+    from aipolicy.tokens import _cutter
+
+    cut = _cutter()
+    base = ["推动人工智能产业发展，建设算力中心。", "", "  ", "AI 大模型 2.0版", "数据要素×", "。", "深圳市"]
+    vocab = {w: i for i, w in enumerate(sorted({w for t in base for w in cut(t) if w.isalnum()}))}
+    cases = [base, base[:1], [], ["", ""], ["以\r", "数据"], ["含\n换行的文本", "算力"], ["a\r\nb", "c"],
+             [t + " " for t in base], ["\t" + t for t in base]]
+    for texts in cases:
+        ref = word_ids(map(cut, texts), vocab)
+        for v in (vocab, separator_vocabulary(vocab)):
+            got = segment_ids(texts, v, cut)
+            assert np.array_equal(got[0], ref[0]) and np.array_equal(got[1], ref[1]), texts
+            assert got[0].dtype == ref[0].dtype and got[1].dtype == ref[1].dtype
+    with pytest.raises(ValueError):
+        separator_vocabulary({"\n": 0})
