@@ -241,3 +241,26 @@ def test_segment_ids_cuts_joined_texts_as_one_by_one():
             assert got[0].dtype == ref[0].dtype and got[1].dtype == ref[1].dtype
     with pytest.raises(ValueError):
         separator_vocabulary({"\n": 0})
+
+
+def test_metadata_line_tests_equal_the_regex_scans_they_replace():
+    import re
+    import sys
+
+    from aipolicy.metadata import (_DATE_RE, _FOUR_HAN, _ISO_DATE_RE, _WORK_REPORT_BODY, _is_date_line,
+                                   _work_report_sections)
+
+    # str.split() removes exactly what re's \s matches (so _is_date_line's join equals re.sub(r"\s+", "", …))
+    ws = re.compile(r"\s")
+    assert all((ws.match(c) is not None) == c.isspace() for c in map(chr, range(sys.maxunicode + 1)))
+    lines = ["2025年6月12日", " 2025 年 6 月 12 日 ", "二〇二五年六月十二日", "2025-06-12", "\u30002025年\u3000", "x" * 20,
+             "关于印发《人工智能行动方案》的通知", "人民政府", "a b", "", "abc数据要素", "数据要", "一二三四", "１２３数据要素！"]
+    for ln in lines:
+        s = re.sub(r"\s+", "", ln)
+        ref = bool(s) and len(s) <= 14 and bool(_DATE_RE.fullmatch(s) or _ISO_DATE_RE.fullmatch(s))
+        assert _is_date_line(ln) == ref, ln
+        assert (_FOUR_HAN.match(ln) is None) == (len(re.findall(r"[\u4e00-\u9fff]", ln)) < 4), ln
+    texts = [["一、2024年工作回顾", "加强政府自身建设", "今年主要工作任务"], ["年工作安排"], ["工作", "回顾"], [],
+             ["二、工作回顾与今年工作安排"]]
+    for t in texts:
+        assert _work_report_sections(t) == {m.group(0)[-4:] for m in _WORK_REPORT_BODY.finditer("\n".join(t))}, t
