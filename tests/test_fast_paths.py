@@ -264,3 +264,26 @@ def test_metadata_line_tests_equal_the_regex_scans_they_replace():
              ["二、工作回顾与今年工作安排"]]
     for t in texts:
         assert _work_report_sections(t) == {m.group(0)[-4:] for m in _WORK_REPORT_BODY.finditer("\n".join(t))}, t
+
+
+def test_lines_prechecks_skip_only_substitutions_that_change_nothing():
+    # _lines runs the control-character and space-run substitutions only when a cheap test says they can
+    # match; the result equals running them always, on random texts rich in the characters concerned
+    import random
+
+    from aipolicy.textnorm import (_CONTROLS, _LINE_SEPARATORS, _SPACE_BY_HAN, _SPACE_BY_HAN_DISPLAY, _SPACE_RUN,
+                                   _lines, has_space_run)
+
+    def always(text, by_han):
+        text = _CONTROLS.sub("", _LINE_SEPARATORS.sub("\n", text))
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        return by_han.sub("", "\n".join(line.strip() for line in _SPACE_RUN.sub(" ", text).split("\n")))
+
+    rng = random.Random(3)
+    alphabet = list("数据a。 ，\n\r\t") + ["\u3000", "\u00a0", "\u2003", "\x00", "\x0b", "\x0c", "\x1c", "\x1f",
+                                          "\x7f", "\x85", "\x9f", "\u2028", "\u2029", "\x08", "\x0e"]
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        assert has_space_run(text) == (_SPACE_RUN.search(text) is not None), repr(text)
+        for by_han in (_SPACE_BY_HAN, _SPACE_BY_HAN_DISPLAY):
+            assert _lines(text, by_han) == always(text, by_han), repr(text)

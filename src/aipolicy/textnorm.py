@@ -68,13 +68,26 @@ _LINE_SEPARATORS = re.compile("[\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 _CONTROLS = re.compile("[\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f]")
 
 
+# either of the two: one scan finds whether there is anything for them to do (usually nothing)
+_CONTROL_OR_SEPARATOR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def has_space_run(text: str) -> bool:
+    """Could ``_SPACE_RUN`` match in ``text``? Each of its matches starts with a tab, no-break or
+    ideographic space, or is a space followed by one of those or a space: four substring tests (each a
+    fast scan of the text) instead of a regex scan. ``False`` means ``_SPACE_RUN.sub`` would change nothing."""
+    return "  " in text or "\t" in text or "\u3000" in text or "\u00a0" in text
+
+
 def _lines(text: str, by_han: re.Pattern) -> str:
-    text = _CONTROLS.sub("", _LINE_SEPARATORS.sub("\n", text))
+    if _CONTROL_OR_SEPARATOR.search(text):
+        text = _CONTROLS.sub("", _LINE_SEPARATORS.sub("\n", text))
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     # per line: space runs collapsed, the line stripped, spaces next to Chinese dropped — each step as one
     # pass over the whole text (no space run, and after stripping no space, touches a line break)
-    lines = _SPACE_RUN.sub(" ", text).split("\n")
-    return by_han.sub("", "\n".join([line.strip() for line in lines]))
+    if has_space_run(text):
+        text = _SPACE_RUN.sub(" ", text)
+    return by_han.sub("", "\n".join([line.strip() for line in text.split("\n")]))
 
 
 def tidy(text: str) -> str:
