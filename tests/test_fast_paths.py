@@ -287,3 +287,26 @@ def test_lines_prechecks_skip_only_substitutions_that_change_nothing():
         assert has_space_run(text) == (_SPACE_RUN.search(text) is not None), repr(text)
         for by_han in (_SPACE_BY_HAN, _SPACE_BY_HAN_DISPLAY):
             assert _lines(text, by_han) == always(text, by_han), repr(text)
+
+
+def test_strip_non_word_equals_the_regex():
+    import random
+    import re
+    import sys
+
+    from aipolicy.textnorm import NON_WORD, _word_table, strip_non_word, word_code_points
+
+    # the table is str.isalnum, and re's \w is isalnum or "_", for every code point
+    table = _word_table()
+    word = re.compile(r"[^\W_]")
+    assert all((word.match(c) is not None) == c.isalnum() for c in map(chr, range(sys.maxunicode + 1)))
+    assert all(table[i] == chr(i).isalnum() for i in range(0x10000))
+    rng = random.Random(7)
+    alphabet = list("数据a_1 ，。\n\t-Ⅻ①²") + ["\U00020000", "\U0001F600", "\U0001D7CE", "\u3000", "\u00b2"]
+    for _ in range(500):
+        texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8))) for _ in range(rng.randint(0, 5))]
+        assert strip_non_word(texts) == [NON_WORD.sub("", t) for t in texts], texts
+        for t in texts:
+            assert word_code_points(t).tobytes().decode("utf-32-le") == NON_WORD.sub("", t)
+    lone = ["数据\ud800算力", "x"]  # a lone surrogate cannot be encoded: the regex does it
+    assert strip_non_word(lone) == ["数据算力", "x"] and word_code_points(lone[0]) is None

@@ -21,6 +21,8 @@ from collections import Counter
 import numpy as np
 from pathlib import Path
 
+from .textnorm import word_code_points
+
 NEAR_DUP_DOCS = 0.8
 SHINGLE = 5
 SKETCH_SIZE = 128
@@ -72,10 +74,13 @@ def sketch(paragraphs, k: int = SKETCH_SIZE) -> tuple[int, ...]:
     """Bottom-k sketch: the k smallest hashes of the text's character shingles (punctuation and spaces
     removed), computed in one numpy pass. Two sketches estimate the Jaccard similarity of the shingle
     sets."""
-    key = _KEY_STRIP.sub("", "".join(paragraphs))
-    if len(key) < SHINGLE:
+    text = "".join(paragraphs)
+    cps = word_code_points(text)  # the code points of _KEY_STRIP.sub("", text), by table look-up
+    if cps is None:  # a lone surrogate (not a word character: the regex drops it)
+        cps = np.frombuffer(_KEY_STRIP.sub("", text).encode("utf-32-le"), dtype=np.uint32)
+    if len(cps) < SHINGLE:
         return ()
-    cps = np.frombuffer(key.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    cps = cps.astype(np.uint64)
     m = len(cps) - SHINGLE + 1
     h = np.zeros(m, dtype=np.uint64)
     for j in range(SHINGLE):

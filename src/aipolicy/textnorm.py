@@ -121,3 +121,59 @@ def normalise_all(texts) -> list[str]:
     if not texts:
         return []
     return normalise("\n".join(texts)).split("\n")
+
+
+# --------------------------------------------------------------------------- letters and digits only
+
+NON_WORD = re.compile(r"[\W_]+")  # what duplicate keys and sketches drop: all but letters and digits
+
+
+@lru_cache(maxsize=1)
+def _word_table():
+    """``str.isalnum`` of every code point below 0x10000 (re's \\w is isalnum or "_", tested)."""
+    import numpy as np
+
+    return np.fromiter(map(str.isalnum, map(chr, range(0x10000))), dtype=bool, count=0x10000)
+
+
+def _is_word(cps):
+    """For each code point (uint32 array): is it a letter or digit (``str.isalnum``)?"""
+    small = cps < 0x10000
+    if small.all():
+        return _word_table()[cps]
+    keep = small.copy()
+    keep[small] = _word_table()[cps[small]]
+    big = ~small
+    keep[big] = [chr(c).isalnum() for c in cps[big].tolist()]
+    return keep
+
+
+def word_code_points(text: str):
+    """The code points (uint32 array) of ``NON_WORD.sub("", text)``, by a table look-up per code point
+    (4× faster than the regex on Chinese text); None when ``text`` holds a lone surrogate."""
+    import numpy as np
+
+    try:
+        cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    except UnicodeEncodeError:
+        return None
+    return cps[_is_word(cps)]
+
+
+def strip_non_word(texts) -> list[str]:
+    """``[NON_WORD.sub("", t) for t in texts]``: one look-up pass over all the texts' code points."""
+    import numpy as np
+
+    texts = list(texts)
+    try:
+        cps = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+    except UnicodeEncodeError:
+        return [NON_WORD.sub("", t) for t in texts]
+    keep = _is_word(cps)
+    kept = cps[keep].tobytes().decode("utf-32-le")
+    ends = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)), out=ends[1:])
+    kept_before = np.zeros(len(cps) + 1, dtype=np.int64)
+    np.cumsum(keep, out=kept_before[1:])
+    bounds = kept_before[ends].tolist()  # where each text's kept characters start in ``kept``
+    return [kept[a:b] for a, b in zip(bounds, bounds[1:])]

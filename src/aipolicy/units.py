@@ -20,6 +20,8 @@ import re
 
 import numpy as np
 
+from .textnorm import strip_non_word
+
 MAX_CHARS = 500
 # private keys of a unit row, read by the place and label stages and dropped before output
 NORM = "_norm"            # the normalised text (matching, features, places)
@@ -154,12 +156,15 @@ def _ranked(keys: list[str]) -> tuple[list[np.ndarray], int]:
     counts = np.diff(np.append(starts, len(codes)))  # keys holding each distinct shingle
     n_uniq = len(starts)
     rank_of = np.empty(n_uniq, dtype=np.int64)
-    rank_of[np.argsort(counts, kind="stable")] = np.arange(n_uniq)  # rarest first, ties by code
-    # every key's ranks, sorted within the key: one sort of key * n_uniq + rank
-    packed = np.sort(owner * n_uniq + rank_of[np.cumsum(new_code) - 1])
-    ranks = (packed % n_uniq).astype(np.int32)
-    bounds = np.cumsum(np.bincount(owner, minlength=len(keys)))[:-1]
-    return np.split(ranks, bounds), int(np.count_nonzero(counts == 1))
+    # rarest first, ties by code: a stable sort of the counts, in 16 bits when they fit (a radix sort)
+    small = counts.astype(np.uint16) if len(keys) < 1 << 16 else counts
+    rank_of[np.argsort(small, kind="stable")] = np.arange(n_uniq)
+    # every key's ranks, sorted within the key: one sort of key * n_uniq + rank (in 32 bits when it fits)
+    kt = np.int32 if len(keys) * n_uniq < 2**31 else np.int64
+    packed = np.sort(owner.astype(kt) * kt(n_uniq) + rank_of[np.cumsum(new_code) - 1].astype(kt))
+    ranks = (packed % kt(n_uniq)).astype(np.int32)
+    ends = np.cumsum(np.bincount(owner, minlength=len(keys))).tolist()
+    return [ranks[a:b] for a, b in zip([0] + ends[:-1], ends)], int(np.count_nonzero(counts == 1))
 
 
 def duplicate_mask(texts: list[str], threshold: float = NEAR_DUP) -> list[bool]:
@@ -176,7 +181,7 @@ def duplicate_mask(texts: list[str], threshold: float = NEAR_DUP) -> list[bool]:
     the order, so the candidates stay few and the time linear in the number of texts. Shingles are
     held as sorted int32 ranks (4 bytes each), so 100,000 paragraphs take tens of MB, not GB.
     """
-    keys = [_KEY_STRIP.sub("", t) for t in texts]
+    keys = strip_non_word(texts)  # [_KEY_STRIP.sub("", t) for t in texts], in one pass
     ranks, single = _ranked(keys)
     index: dict[int, list[int]] = {}  # shingle rank -> kept texts, as text * _POS + position in its prefix
     kept_keys: set[str] = set()
