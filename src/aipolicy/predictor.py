@@ -23,6 +23,7 @@ from itertools import repeat
 
 import numpy as np
 
+from .duplicates import _sorted_unique
 from .textnorm import normalise_all
 from .tokens import _cutter, tokenize
 
@@ -202,7 +203,8 @@ def _pair_scores(counts: Csr, ids: np.ndarray, indptr: np.ndarray, pairs: np.nda
     prow, pos = _known_pairs(ids, indptr, n_words, pairs)
     width = max(len(pairs), 1)
     kt = np.int32 if n * width < 2**31 else np.int64  # as in _count_csr: a 32-bit sort when it fits
-    found = np.unique(prow.astype(kt) * kt(width) + pos.astype(kt)).astype(np.int64, copy=False)
+    # np.unique without counts takes numpy 2's hash-table path here, 7× slower than sorting
+    found = _sorted_unique(prow.astype(kt) * kt(width) + pos.astype(kt)).astype(np.int64, copy=False)
     rows = counts.row_ids()
     prow, pcol = found // width, n_words + found % width
     words, known = WT.take(counts.indices, axis=0).T.copy(), WT.take(pcol, axis=0).T.copy()
