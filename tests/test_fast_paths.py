@@ -310,3 +310,33 @@ def test_strip_non_word_equals_the_regex():
             assert word_code_points(t).tobytes().decode("utf-32-le") == NON_WORD.sub("", t)
     lone = ["数据\ud800算力", "x"]  # a lone surrogate cannot be encoded: the regex does it
     assert strip_non_word(lone) == ["数据算力", "x"] and word_code_points(lone[0]) is None
+
+
+@pytest.mark.parametrize("ngram_range", [(1, 1), (1, 3), (2, 3), (3, 4)])
+def test_char_ngrams_hashed_incrementally_and_masked_before_counting(ngram_range):
+    # the n-gram hashes built from the (n-1)-grams' equal the sum of n terms from 0, as first written, and
+    # dropping the columns not kept before counting equals _mask_csr after
+    from aipolicy.predictor import _BASE, _MIX, _char_ngram_csr, _count_csr, _mask_csr
+
+    texts = ["推动人工智能产业发展", "", "a", "ab", "数据要素 × AI。", "算力算力算力", "x\u3000y"]
+    n_bits = 10
+    rows, cols = [], []
+    with np.errstate(over="ignore"):  # uint64 arithmetic wraps, as in the arrays
+        for i, t in enumerate(texts):  # the plain per-text definition
+            cps = [np.uint64(ord(c)) for c in t]
+            for n in range(ngram_range[0], ngram_range[1] + 1):
+                for j in range(len(cps) - n + 1):
+                    h = np.uint64(0)
+                    for c in cps[j:j + n]:
+                        h = h * _BASE + c
+                    rows.append(i)
+                    cols.append(int(((h + np.uint64(n)) * _MIX) >> np.uint64(64 - n_bits)))
+    ref = _count_csr(np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64), (len(texts), 1 << n_bits))
+    got = _char_ngram_csr(texts, ngram_range, n_bits)
+    keep = np.zeros(1 << n_bits, dtype=bool)
+    keep[::3] = True
+    masked = _char_ngram_csr(texts, ngram_range, n_bits, keep=keep)
+    for a, b in ((got, ref), (masked, _mask_csr(ref, np.flatnonzero(keep)))):
+        assert a.shape == b.shape
+        for f in ("data", "indices", "indptr"):
+            assert np.array_equal(getattr(a, f), getattr(b, f)) and getattr(a, f).dtype == getattr(b, f).dtype, f

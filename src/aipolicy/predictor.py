@@ -104,7 +104,11 @@ def char_ngram_counts(texts, ngram_range=(2, 3), n_bits=18):
     return _char_ngram_csr(texts, ngram_range, n_bits).tocsr()
 
 
-def _char_ngram_csr(texts, ngram_range=(2, 3), n_bits=18) -> Csr:
+def _char_ngram_csr(texts, ngram_range=(2, 3), n_bits=18, keep: np.ndarray | None = None) -> Csr:
+    """``char_ngram_counts`` as a :class:`Csr`. ``keep`` (one bool per column): only those columns' counts
+    — ``_mask_csr(_char_ngram_csr(texts), flatnonzero(keep))`` with the other n-grams dropped before they
+    are counted. The hash of the n-grams is the (n-1)-grams' times the base plus the next code point:
+    the same wrapping arithmetic as summing the n terms from 0."""
     texts = [str(t) for t in texts]
     n_docs = len(texts)
     width = 1 << n_bits
@@ -118,16 +122,23 @@ def _char_ngram_csr(texts, ngram_range=(2, 3), n_bits=18) -> Csr:
     rows, cols = [], []
     lo, hi = ngram_range
     shift = np.uint64(64 - n_bits)
-    for n in range(lo, hi + 1):
+    h = codes  # the 1-grams' hash: 0 * _BASE + code
+    for n in range(1, hi + 1):
         m = len(codes) - n + 1
         if m <= 0:
+            break
+        if n > 1:
+            h = h[:m] * _BASE + codes[n - 1:n - 1 + m]
+        if n < lo:
             continue
-        h = np.zeros(m, dtype=np.uint64)
-        for k in range(n):
-            h = h * _BASE + codes[k:k + m]
         ok = (doc[:m] >= 0) & (doc[:m] == doc[n - 1:n - 1 + m])
-        rows.append(doc[:m][ok])
-        cols.append(((h[ok] + np.uint64(n)) * _MIX) >> shift)
+        col = ((h[ok] + np.uint64(n)) * _MIX) >> shift
+        row = doc[:m][ok]
+        if keep is not None:
+            kept = keep[col]
+            row, col = row[kept], col[kept]
+        rows.append(row)
+        cols.append(col)
     return _count_csr(np.concatenate(rows), np.concatenate(cols), (n_docs, width))
 
 
@@ -523,6 +534,14 @@ class Predictor:
             self._alnum = all(map(str.isalnum, self.word_names))
         return self._alnum
 
+    def _char_mask(self) -> np.ndarray:
+        """One bool per hashed character column: is it among ``char_keep``? Made once."""
+        if "_keep_mask" not in self.__dict__:
+            mask = np.zeros(1 << int(self.char_bits), dtype=bool)
+            mask[self.char_keep] = True
+            self._keep_mask = mask
+        return self._keep_mask
+
     def _cue_matrix(self, texts) -> Csr:
         if "_cue_re" not in self.__dict__:
             self._cue_re = cue_pattern(self.cue_terms)
@@ -534,7 +553,7 @@ class Predictor:
         (``counts``: their ``_word_counts``, when already computed)."""
         texts = [str(t) for t in texts] if normalised else normalise_all(texts)
         w = _tfidf(self._word_counts(texts) if counts is None else counts, self.word_idf)
-        chars = _mask_csr(_char_ngram_csr(texts, self.char_ngram_range, self.char_bits), self.char_keep)
+        chars = _char_ngram_csr(texts, self.char_ngram_range, self.char_bits, keep=self._char_mask())
         return [w, _tfidf(chars, self.char_idf), self._cue_matrix(texts)]
 
     def features(self, texts):
