@@ -125,6 +125,12 @@ def test_csv_body_equals_pandas_csv():
     buf = io.StringIO()
     write_csv(pd.DataFrame(cols)[names], buf, header=False)
     assert csv_body(cols, names) == buf.getvalue().encode("utf-8")
+    # float columns with NaN or infinities, a list of floats: value by value, still pandas' bytes
+    cols = {"a": np.array([0.5, np.nan, 1e-300, 2.0]), "b": np.array([np.inf, -np.inf, 0.1, -0.0]),
+            "c": np.array([0.1, 0.25, 3, 1e20]), "d": [0.5, float("nan"), None, 1.5]}
+    buf = io.StringIO()
+    write_csv(pd.DataFrame(cols), buf, header=False)
+    assert csv_body(cols, list(cols)) == buf.getvalue().encode("utf-8")
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -178,11 +178,13 @@ def _csv_cell(v):
 def _csv_column(col) -> list:
     """A column's values for the csv writer: as they are when they are valid text, None (written empty)
     or ints — the common case, checked in bulk — else value by value (``_csv_cell``)."""
+    if getattr(col, "dtype", None) is not None and col.dtype.kind == "f" and not (col != col).any():
+        return col.tolist()  # floats, none of them NaN: written as they are (as _csv_cell leaves them)
     col = col.tolist() if hasattr(col, "tolist") else list(col)
     kinds = set(map(type, col))
     if kinds <= {str, int, type(None)}:
         try:
-            "".join(v for v in col if type(v) is str).encode("utf-8")
+            ("".join(col) if kinds == {str} else "".join([v for v in col if type(v) is str])).encode("utf-8")
             return col
         except UnicodeEncodeError:
             pass
