@@ -346,3 +346,32 @@ def test_char_ngrams_hashed_incrementally_and_masked_before_counting(ngram_range
         assert a.shape == b.shape
         for f in ("data", "indices", "indptr"):
             assert np.array_equal(getattr(a, f), getattr(b, f)) and getattr(a, f).dtype == getattr(b, f).dtype, f
+
+
+def test_windowed_doc_number_sentence_end_and_news_marks_equal_the_regex_scans():
+    import random
+
+    from aipolicy.layout import _SENTENCE_END, ends_sentence
+    from aipolicy.metadata import _DOC_NUMBER_RE, _NEWS_MARKS, _doc_number, _news_marks
+
+    rng = random.Random(11)
+    # document numbers: random texts made of the pattern's pieces (spans and groups compared)
+    pieces = ["嘉", "政办发", "〔", "［", "[", "【", "(", "（", "2025", "19", "20", "〕", "］", "]", "】", ")", "）",
+              "18", "号", "令", "第", "三", " ", "\n", "人民政府", "a", "，", "省人民政府令", "一百二十"]
+    for _ in range(4000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 14)))
+        want, got = _DOC_NUMBER_RE.search(text), _doc_number(text)
+        assert (got and (got.span(), got.group(0))) == (want and (want.span(), want.group(0))), text
+    long = "各地区各部门" * 10 + "国办发〔2024〕12号" + "令" * 3 + "人民政府令第5号"
+    assert _doc_number(long).group(0) == _DOC_NUMBER_RE.search(long).group(0)
+    # sentence ends: random line ends
+    chars = list("。！？；：!?;:…”’」』）)]】\"'（(文a ，\t") + ["\u3000"]
+    for _ in range(4000):
+        line = "".join(rng.choice(chars) for _ in range(rng.randint(0, 6)))
+        assert ends_sentence(line) == (_SENTENCE_END.search(line.rstrip()) is not None), repr(line)
+    # news marks
+    words = ["来源", "来", "源", "记者", "责任编辑", "编辑", "作者", "本报讯", "新华社", "据", "报道", "本地", "：", ":",
+             "丨", "|", " ", "\n", "数据", "x"]
+    for _ in range(4000):
+        text = "".join(rng.choice(words) for _ in range(rng.randint(0, 8)))
+        assert _news_marks(text) == (_NEWS_MARKS.search(text) is not None), text

@@ -44,9 +44,20 @@ _DOC_NUMBER_HINT = re.compile(rf"[{_BRACKETS}]\s*(?:19|20)\d\d|令\s*第")
 
 
 def _doc_number(text: str):
-    """``_DOC_NUMBER_RE.search(text)``, the slow scan (up to 14 characters tried at every position) only
-    for a text that holds 号 and what the pattern needs before it (same answer, tested)."""
-    return _DOC_NUMBER_RE.search(text) if "号" in text and _DOC_NUMBER_HINT.search(text) else None
+    """``_DOC_NUMBER_RE.search(text)`` without its slow scan (up to 14 characters tried at every position):
+    every match holds a ``_DOC_NUMBER_HINT`` (a bracket before a year, or 令 … 第) 1 to 14 characters after
+    its start, so the pattern is tried only at the 14 positions before each hint, in order. Those windows
+    cover every possible start, and the first window holding the leftmost match meets it before any later
+    start: the same match as the search (tested)."""
+    if "号" not in text:
+        return None
+    for hint in _DOC_NUMBER_HINT.finditer(text):
+        at = hint.start()
+        for start in range(max(0, at - 14), at):
+            m = _DOC_NUMBER_RE.match(text, start)
+            if m:
+                return m
+    return None
 
 
 _ORG_TAIL = (r"(?:人民政府办公厅|人民政府办公室|人民政府|政府办公厅|政府办公室|行政公署|人民代表大会常务委员会|人大常委会|"
@@ -353,6 +364,13 @@ def extract(lines: list[str], *, file_name: str = "", title_hint: str = "") -> D
     return meta
 
 
+def _news_marks(text: str) -> bool:
+    """``_NEWS_MARKS.search(text)``, scanned only when a word every match holds is in the text."""
+    if not (any(w in text for w in ("来源", "记者", "编辑", "作者", "本报讯", "新华社")) or ("据" in text and "报道" in text)):
+        return False
+    return _NEWS_MARKS.search(text) is not None
+
+
 def _fallbacks(lines: list[str], meta: DocMeta, file_name: str) -> None:
     """Title from the file name, a dated line in the head (news: "2025-04-22 10:15 来源：…"), a 文号
     anywhere in the head, the type from the title."""
@@ -366,7 +384,7 @@ def _fallbacks(lines: list[str], meta: DocMeta, file_name: str) -> None:
     m = None if meta.doc_number else _doc_number(head)
     if m:
         meta.doc_number, meta.found["doc_number"] = m.group(0), "head"
-    news = not meta.issuer and bool(_NEWS_MARKS.search(head))
+    news = not meta.issuer and _news_marks(head)
     meta.doc_type = meta.doc_type or doc_type_of(meta.title, news=news)
 
 
