@@ -60,6 +60,8 @@ def test_top_terms_equals_the_per_unit_loop(seed):
     names = [f"w{i}" for i in range(words)]
     assert top_terms(X, predicted, coef, names) == _plain_top_terms(X, predicted, coef, names)
     assert top_terms(X, predicted, sp.csr_matrix(coef), names, k=2) == _plain_top_terms(X, predicted, coef, names, 2)
+    for few in (rng.random((n, k)) < 0.03, np.zeros((n, k), dtype=bool)):  # most units, or all, without labels
+        assert top_terms(X, few, coef, names) == _plain_top_terms(X, few, coef, names)
 
 
 def test_label_strings():

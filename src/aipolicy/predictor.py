@@ -311,7 +311,8 @@ def top_terms(X, predicted, coef, names, k: int = 3) -> list[str]:
     ``coef`` (categories × features, dense or sparse) holds each feature's weight per category; the
     word features are the first ``len(names)`` columns of ``X``. A feature's push is its largest
     weight × value over the unit's predicted categories; ties keep the order of the row's entries.
-    One vectorised pass over all non-zeros instead of a Python loop per unit.
+    One vectorised pass over the non-zeros of the units with a predicted label instead of a Python loop
+    per unit.
     """
     n_words = len(names)
     Xw = X if X.shape[1] == n_words else X.tocsr()[:, :n_words].tocsr()
@@ -320,11 +321,13 @@ def top_terms(X, predicted, coef, names, k: int = 3) -> list[str]:
     predicted = np.asarray(predicted).astype(bool)
     n = Xw.shape[0]
     row = np.repeat(np.arange(n), np.diff(Xw.indptr))
-    idx, val = Xw.indices, Xw.data
+    # only the entries of units with a predicted label can push one (most units have none)
+    pos = np.flatnonzero(predicted.any(axis=1)[row])
+    row, idx, val = row[pos], Xw.indices[pos], Xw.data[pos]
     push = np.where(predicted[row].T, W[:, idx] * val, -np.inf)  # categories × non-zeros
     contrib = push.max(axis=0) if len(push) else np.full(len(idx), -np.inf)
     keep = contrib > 0
-    pos = np.arange(len(idx))[keep]
+    pos = pos[keep]
     row, contrib, idx = row[keep], contrib[keep], idx[keep]
     order = np.lexsort((pos, -contrib, row))  # by row, then push descending, then entry order
     row, idx = row[order], idx[order]
