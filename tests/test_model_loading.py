@@ -64,6 +64,19 @@ def test_packed_arrays_come_back_bit_for_bit():
     assert stored["coef.vals"].shape == (3, 6_000) and float(stored["idf.fill"]) == 7.25
     back = unpack_arrays(stored)
     assert set(back) == set(arrays) and all(_same(back[k], arrays[k]) for k in arrays)
+    # rebuilt column-major (as load_predictor reads the weights): the same values, each column contiguous
+    cm = unpack_arrays(stored, column_major=("coef", "idf"))
+    assert all(_same(cm[k], arrays[k]) for k in arrays)
+    assert cm["coef"].flags["F_CONTIGUOUS"] and not cm["coef"].flags["C_CONTIGUOUS"]
+
+
+def test_npz_bytes_do_not_depend_on_the_memory_layout(tmp_path):
+    rng = np.random.default_rng(1)
+    arrays = {"coef": rng.normal(size=(3, 5_000)), "small": np.arange(6).reshape(2, 3)}
+    for pack in (True, False):
+        write_npz(tmp_path / "c.npz", arrays, pack=pack)
+        write_npz(tmp_path / "f.npz", {k: np.asfortranarray(v) for k, v in arrays.items()}, pack=pack)
+        assert (tmp_path / "c.npz").read_bytes() == (tmp_path / "f.npz").read_bytes()
 
 
 def test_predictor_npz_is_uncompressed_smaller_and_reads_as_before(trained, tmp_path):

@@ -249,7 +249,8 @@ def load_predictor(name: str | os.PathLike | None = None, models_dir: str | os.P
     card = _read_card(folder)
     try:
         meta = json.loads((folder / PREDICTOR_META).read_text(encoding="utf-8"))
-        pred = Predictor.from_parts(meta, read_npz(folder / PREDICTOR_ARRAYS))
+        # the weights column-major: Predictor._weights_t is then a view, not a 13 MB copy in every worker
+        pred = Predictor.from_parts(meta, read_npz(folder / PREDICTOR_ARRAYS, column_major=("coef",)))
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise AipolicyError(f"{folder}: the predictor files are not readable ({type(e).__name__}: {e})") from None
     card["manifest_sha256"] = manifest["sha256"]  # identifies the whole model folder (reports, resume)
@@ -367,17 +368,19 @@ def pack_array(name: str, arr: np.ndarray) -> dict[str, np.ndarray]:
             f"{name}.vals": np.ascontiguousarray(arr[..., cols])}
 
 
-def unpack_arrays(stored: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Inverse of :func:`pack_array` over a whole .npz; ValueError for parts that do not fit together."""
+def unpack_arrays(stored: dict[str, np.ndarray], column_major: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """Inverse of :func:`pack_array` over a whole .npz; ValueError for parts that do not fit together.
+    The packed arrays named in ``column_major`` are rebuilt in column-major (Fortran) order: the same
+    values, laid out so that a column is contiguous (the predictor reads its weights a column at a time)."""
     out = {k: v for k, v in stored.items() if not k.endswith(_PACKED_PARTS)}
     for name in sorted({k.rsplit(".", 1)[0] for k in stored if k.endswith(_PACKED_PARTS)}):
         if name in out:
             raise ValueError(f"array {name} is stored both whole and packed")
-        out[name] = _unpack(name, stored)
+        out[name] = _unpack(name, stored, name in column_major)
     return out
 
 
-def _unpack(name: str, stored: dict[str, np.ndarray]) -> np.ndarray:
+def _unpack(name: str, stored: dict[str, np.ndarray], column_major: bool = False) -> np.ndarray:
     try:
         shape, fill, cols, vals = (stored[name + part] for part in _PACKED_PARTS)
     except KeyError as e:
@@ -388,18 +391,19 @@ def _unpack(name: str, stored: dict[str, np.ndarray]) -> np.ndarray:
             and vals.shape == shape[:-1] + cols.shape)
     if not fits or (len(cols) and (cols.min() < 0 or cols.max() >= shape[-1])):
         raise ValueError(f"packed array {name} does not fit together")
-    arr = np.full(shape, fill, dtype=vals.dtype)
+    arr = np.full(shape[::-1], fill, dtype=vals.dtype).T if column_major else np.full(shape, fill, dtype=vals.dtype)
     arr[..., cols] = vals
     return arr
 
 
-def read_npz(path: Path) -> dict[str, np.ndarray]:
-    """The arrays of a predictor.npz (no pickle: an object array is refused), packed ones rebuilt."""
+def read_npz(path: Path, column_major: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """The arrays of a predictor.npz (no pickle: an object array is refused), packed ones rebuilt (those
+    named in ``column_major`` in column-major order, see ``unpack_arrays``)."""
     stored = _stored_arrays(Path(path))
     if stored is None:  # compressed members (a folder written before): numpy's reader
         with np.load(path, allow_pickle=False) as z:
             stored = {k: z[k] for k in z.files}
-    return unpack_arrays(stored)
+    return unpack_arrays(stored, column_major)
 
 
 def _stored_arrays(path: Path) -> dict[str, np.ndarray] | None:
@@ -433,7 +437,7 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray], *, pack: bool = True) -
     uncompressed, with mostly-constant arrays packed (``pack_array``)."""
     stored: dict[str, np.ndarray] = {}
     for key in sorted(arrays):
-        arr = np.asarray(arrays[key])
+        arr = np.ascontiguousarray(arrays[key])  # row-major whatever the layout in memory: the same bytes
         if arr.dtype == object:
             raise ValueError(f"array {key} holds Python objects; it cannot be stored without pickle")
         if key.endswith(_PACKED_PARTS):

@@ -590,8 +590,9 @@ class Predictor:
                 _pair_scores(counts, *seg, self.nb_pairs, self.nb_coef, self._nb_weights_t()))
 
     def _weights_t(self) -> np.ndarray:
-        """The weights as features × categories, contiguous (for ``Csr.dot_weights`` and scipy matrices),
-        made once per process (13 MB for the default model)."""
+        """The weights as features × categories, contiguous (for ``Csr.dot_weights`` and scipy matrices):
+        a view when ``coef`` is column-major (as ``load_predictor`` reads it), else made once per process
+        (13 MB for the default model)."""
         if "_wt" not in self.__dict__:
             self._wt = np.ascontiguousarray(self.coef.T)
         return self._wt
