@@ -377,3 +377,21 @@ def test_windowed_doc_number_sentence_end_and_news_marks_equal_the_regex_scans()
     for _ in range(4000):
         text = "".join(rng.choice(words) for _ in range(rng.randint(0, 8)))
         assert _news_marks(text) == (_NEWS_MARKS.search(text) is not None), text
+
+
+def test_page_marker_first_character_test_equals_the_pattern():
+    import random
+    import re
+    import sys
+
+    from aipolicy.layout import _PAGE_MARKER, is_page_marker
+
+    digit = re.compile(r"\d")  # re's \d is str.isdecimal, for every code point
+    assert all((digit.match(c) is not None) == c.isdecimal() for c in map(chr, range(sys.maxunicode + 1)))
+    rng = random.Random(2)
+    alphabet = list("-－—–―‐‑﹣─━~～_第共页Ppageof12３٣ /，,一十百 \t\u3000x数")
+    for _ in range(20000):
+        line = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 9)))
+        assert is_page_marker(line) == (bool(line.strip()) and _PAGE_MARKER.fullmatch(line) is not None), repr(line)
+    for line in ["— 1 —", "－2－", "第 4 页", "第4页 共9页", "5/9", "12", " Page 3 of 9 ", "共9页 第4页", "推动发展 1"]:
+        assert is_page_marker(line) == (_PAGE_MARKER.fullmatch(line) is not None), line

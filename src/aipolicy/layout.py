@@ -30,7 +30,8 @@ MAX_CHROME_LEN = 40
 
 PAGE_BREAK = "\f"
 
-_DASH = r"[-－—–―‐‑﹣─━~～_]"
+_DASH_CHARS = "-－—–―‐‑﹣─━~～_"
+_DASH = f"[{_DASH_CHARS}]"
 _PAGE_MARKER = re.compile(
     rf"\s*(?:{_DASH}+\s*\d{{1,4}}\s*{_DASH}+"  # — 1 —, －2－, - 3 -
     r"|第\s*[\d一二三四五六七八九十百]{1,4}\s*页(?:\s*[,，/]?\s*共\s*\d{1,4}\s*页)?"  # 第4页 共9页
@@ -51,8 +52,17 @@ _HEADING_START = re.compile(
 )
 
 
+# the first character after the leading spaces of any page marker: a dash, 第, 共, P/p or a digit
+_MARKER_FIRST = frozenset(_DASH_CHARS + "第共Pp")
+
+
 def is_page_marker(line: str) -> bool:
-    return bool(line.strip()) and _PAGE_MARKER.fullmatch(line) is not None
+    # the pattern is tried only on lines that start (after spaces: str.lstrip strips what \s matches) as
+    # one of its branches does; most lines do not, and the answer is the same (tested)
+    s = line.lstrip()
+    if not s or (s[0] not in _MARKER_FIRST and not s[0].isdecimal()):
+        return False
+    return _PAGE_MARKER.fullmatch(line) is not None
 
 
 _ENDERS = "。！？；：!?;:…"
