@@ -395,3 +395,22 @@ def test_page_marker_first_character_test_equals_the_pattern():
         assert is_page_marker(line) == (bool(line.strip()) and _PAGE_MARKER.fullmatch(line) is not None), repr(line)
     for line in ["— 1 —", "－2－", "第 4 页", "第4页 共9页", "5/9", "12", " Page 3 of 9 ", "共9页 第4页", "推动发展 1"]:
         assert is_page_marker(line) == (_PAGE_MARKER.fullmatch(line) is not None), line
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_key_index_finds_what_searchsorted_finds(seed):
+    from aipolicy.predictor import KeyIndex
+
+    rng = np.random.default_rng(seed)
+    for keys in (np.unique(rng.integers(0, 10**9, 3000)), np.arange(500, 2500),  # spread, consecutive
+                 np.unique(rng.integers(0, 2**62, 100)), np.array([], dtype=np.int64), np.array([0, 7])):
+        index = KeyIndex(keys)
+        queries = np.concatenate([keys, rng.integers(0, 10**9, 2000), keys[::-1] + 1, [0, 2**62]])
+        pos = np.searchsorted(keys, queries)
+        want = np.where((pos < len(keys)) & (keys[np.minimum(pos, max(len(keys) - 1, 0))] == queries)
+                        if len(keys) else False, pos, -1)
+        assert np.array_equal(index.find(queries), want)
+    with pytest.raises(ValueError):
+        KeyIndex(np.array([3, 1, 2]))
+    with pytest.raises(ValueError):
+        KeyIndex(np.array([1, 1, 2]))

@@ -180,9 +180,56 @@ def fit_pairs(ids: np.ndarray, indptr: np.ndarray, n_words: int, min_df: int) ->
     return keys[df >= min_df]
 
 
-def _known_pairs(ids: np.ndarray, indptr: np.ndarray, n_words: int, pairs: np.ndarray):
-    """(row, column among ``pairs``) of every pair of adjacent words (``_pair_keys``) that is one of ``pairs``."""
+class KeyIndex:
+    """Where each of sorted distinct non-negative int64 keys is: ``find(queries)`` gives what a
+    ``searchsorted`` and an equality test give (the key's position, -1 when it is not a key), by hashing
+    instead of a binary search per query — a few vectorised rounds of one gather each.
+
+    Open addressing with linear probing and no wrap-around: a table of 4 slots per key (plus room at the
+    end), each key in the first free slot from its home slot (Fibonacci hashing) on. Placing the keys in
+    the order of their home slots, key i (in that order) lands in ``max(home_i, slot_(i-1) + 1)``, which
+    is ``i + cummax(home - i)``: one pass. A query probes from its home slot until it meets its key or an
+    empty slot (a key's slot and its home slot have only occupied slots between them)."""
+
+    def __init__(self, keys: np.ndarray):
+        keys = np.asarray(keys, dtype=np.int64)
+        if len(keys) and (keys[0] < 0 or np.any(keys[1:] <= keys[:-1])):
+            raise ValueError("KeyIndex needs sorted distinct non-negative keys")
+        bits = max(int(4 * len(keys)).bit_length(), 4)
+        self._shift = np.uint64(64 - bits)
+        home = self._home(keys)
+        order = np.argsort(home, kind="stable")
+        slot = np.maximum.accumulate(home[order] - np.arange(len(keys))) + np.arange(len(keys))
+        size = (1 << bits) + len(keys) + 1  # never full: the last slot stays empty
+        self._keys = np.full(size, -1, dtype=np.int64)  # -1: an empty slot
+        self._pos = np.full(size, -1, dtype=np.int64)
+        self._keys[slot], self._pos[slot] = keys[order], order
+
+    def _home(self, keys: np.ndarray) -> np.ndarray:
+        return ((keys.astype(np.uint64) * _MIX) >> self._shift).astype(np.int64)
+
+    def find(self, queries: np.ndarray) -> np.ndarray:
+        queries = np.asarray(queries, dtype=np.int64)
+        out = np.full(len(queries), -1, dtype=np.int64)
+        todo, q, slot = np.arange(len(queries)), queries, self._home(queries)
+        while len(todo):
+            there = self._keys[slot]
+            hit = there == q
+            out[todo[hit]] = self._pos[slot[hit]]
+            on = ~hit & (there != -1)  # another key's slot: probe the next one
+            todo, q, slot = todo[on], q[on], slot[on] + 1
+        return out
+
+
+def _known_pairs(ids: np.ndarray, indptr: np.ndarray, n_words: int, pairs: np.ndarray,
+                 index: KeyIndex | None = None):
+    """(row, column among ``pairs``) of every pair of adjacent words (``_pair_keys``) that is one of ``pairs``
+    (``index``: a ``KeyIndex`` of ``pairs``, which finds them faster)."""
     prow, keys = _pair_keys(ids, indptr, n_words)
+    if index is not None:
+        pos = index.find(keys)
+        hit = pos >= 0
+        return prow[hit], pos[hit]
     pos = np.searchsorted(pairs, keys)
     hit = pos < len(pairs)
     hit[hit] = pairs[pos[hit]] == keys[hit]
@@ -203,15 +250,15 @@ def _binary_csr(ids: np.ndarray, indptr: np.ndarray, n_words: int, pairs: np.nda
 
 
 def _pair_scores(counts: Csr, ids: np.ndarray, indptr: np.ndarray, pairs: np.ndarray, W: np.ndarray,
-                 WT: np.ndarray | None = None) -> np.ndarray:
+                 WT: np.ndarray | None = None, index: KeyIndex | None = None) -> np.ndarray:
     """``_binary_csr(ids, indptr, n_words, pairs) @ W.T`` from the texts' word counts (``_count_csr`` of the
     same ``ids``: each word of a text once, as the 0/1 matrix has it) without building that matrix: the
     words' weights summed per text, then the known pairs' (each pair once per text). ``WT``: ``W.T``
     C-contiguous, when the caller keeps one (the weights are gathered from its rows, as in
-    ``Csr.dot_weights``)."""
+    ``Csr.dot_weights``); ``index``: a ``KeyIndex`` of ``pairs``."""
     n_words, n = counts.shape[1], counts.shape[0]
     WT = np.ascontiguousarray(np.asarray(W).T) if WT is None else WT
-    prow, pos = _known_pairs(ids, indptr, n_words, pairs)
+    prow, pos = _known_pairs(ids, indptr, n_words, pairs, index)
     width = max(len(pairs), 1)
     kt = np.int32 if n * width < 2**31 else np.int64  # as in _count_csr: a 32-bit sort when it fits
     # np.unique without counts takes numpy 2's hash-table path here, 7× slower than sorting
@@ -587,7 +634,7 @@ class Predictor:
         seg = self._segment_ids(texts)  # the blend needs single words: _word_counts' fast path
         counts = self._word_counts(texts, seg)
         return (self.feature_blocks(texts, normalised=True, counts=counts),
-                _pair_scores(counts, *seg, self.nb_pairs, self.nb_coef, self._nb_weights_t()))
+                _pair_scores(counts, *seg, self.nb_pairs, self.nb_coef, self._nb_weights_t(), self._pair_index()))
 
     def _weights_t(self) -> np.ndarray:
         """The weights as features × categories, contiguous (for ``Csr.dot_weights`` and scipy matrices):
@@ -596,6 +643,12 @@ class Predictor:
         if "_wt" not in self.__dict__:
             self._wt = np.ascontiguousarray(self.coef.T)
         return self._wt
+
+    def _pair_index(self) -> KeyIndex:
+        """A ``KeyIndex`` of the word pairs, made once."""
+        if "_pairs_at" not in self.__dict__:
+            self._pairs_at = KeyIndex(self.nb_pairs)
+        return self._pairs_at
 
     def _nb_weights_t(self) -> np.ndarray:
         """The word-pair model's weights as words-and-pairs × categories, contiguous, made once."""
