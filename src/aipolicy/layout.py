@@ -106,7 +106,7 @@ def _split_pages(lines: list[str]) -> list[list[str]]:
     """Split a text's lines at form feeds and page markers (a marker ends its page)."""
     pages: list[list[str]] = [[]]
     for ln in lines:
-        parts = ln.split(PAGE_BREAK)
+        parts = ln.split(PAGE_BREAK) if PAGE_BREAK in ln else (ln,)  # no list per line without a form feed
         for k, part in enumerate(parts):
             if k:
                 pages.append([])
