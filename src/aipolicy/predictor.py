@@ -202,7 +202,7 @@ class KeyIndex:
         slot = np.maximum.accumulate(home[order] - np.arange(len(keys))) + np.arange(len(keys))
         size = (1 << bits) + len(keys) + 1  # never full: the last slot stays empty
         self._keys = np.full(size, -1, dtype=np.int64)  # -1: an empty slot
-        self._pos = np.full(size, -1, dtype=np.int64)
+        self._pos = np.full(size, -1, dtype=np.int32 if len(keys) < 2**31 else np.int64)
         self._keys[slot], self._pos[slot] = keys[order], order
 
     def _home(self, keys: np.ndarray) -> np.ndarray:
