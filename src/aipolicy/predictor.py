@@ -289,7 +289,7 @@ def separator_vocabulary(vocabulary: dict) -> dict:
     """``vocabulary`` with the newline as a word of id -2, for :func:`segment_ids` (keep it: it is a copy).
     A vocabulary that has the newline as a word already is refused."""
     if "\n" in vocabulary:
-        raise ValueError("a vocabulary word holds a newline")
+        raise ValueError("the newline is a word of the vocabulary")
     return {**vocabulary, "\n": _SEP_ID}
 
 
