@@ -134,3 +134,40 @@ def test_repository_gold_covers_the_ai_policy_domain(shared):
     agreement = json.loads((root / "labels" / "agreement.json").read_text(encoding="utf-8"))
     assert agreement["units"] >= 300
     assert ai["annotator"].str.contains(r"\+", regex=True).sum() >= 300   # second annotator recorded
+
+
+def test_gold_is_what_build_gold_makes_of_the_annotations(tmp_path):
+    """labels/gold.csv and agreement.json are exactly what labels/build_gold.py makes of the annotation files,
+    adjudications, re-readings and corrections (every disagreement decided, every decision matching one)."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    shutil.copytree(root / "labels", tmp_path / "labels")
+    (tmp_path / "labels" / "gold.csv").unlink()
+    done = subprocess.run([sys.executable, "labels/build_gold.py"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for name in ("gold.csv", "agreement.json"):
+        assert (tmp_path / "labels" / name).read_bytes() == (root / "labels" / name).read_bytes(), name
+
+
+def test_reread_candidates_need_both_rereaders_against_the_gold():
+    """labels/reread.py: a category is a candidate change only where both re-readers of its half agree with
+    each other and differ from the gold."""
+    import importlib.util
+    from pathlib import Path
+
+    import pandas as pd
+
+    spec = importlib.util.spec_from_file_location("reread", Path(__file__).resolve().parents[1] / "labels" / "reread.py")
+    reread = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reread)
+    names = ["data", "governance"]
+    sel = pd.DataFrame({"unit_id": ["u1", "u2"], "readers": ["E1 E2"] * 2, "pool": ["audit", "control"]})
+    gold = pd.DataFrame({"unit_id": ["u1", "u2"], "data": ["1", "0"], "governance": ["0", "0"]})
+    e1 = pd.DataFrame({"unit_id": ["u1", "u2"], "data": ["0", "1"], "governance": ["1", "0"], "note": ["a", ""]})
+    e2 = pd.DataFrame({"unit_id": ["u1", "u2"], "data": ["0", "0"], "governance": ["0", "0"], "note": ["b", ""]})
+    cand = reread.candidates(sel, gold, {"E1": e1, "E2": e2}, names)
+    assert cand[["unit_id", "category", "gold", "rereaders", "pool"]].values.tolist() == [["u1", "data", "1", "0", "audit"]]
