@@ -44,6 +44,15 @@ VARIANTS = {
     "gate6": {"gate": 0.6},
     "tol4": {"tol": 1e-4},  # scikit-learn's default tolerance (the configured one is 1e-2)
     "tol3": {"tol": 1e-3},  # the configured one before round 9
+    # after rounds 8-9 (AI-policy units 70 % of the gold)
+    "C6": {"C": 6.0},
+    "C16": {"C": 16.0},
+    "mf100k": {"max_features": 100000},
+    "bits19": {"char_bits": 19},
+    "w_rep25": {"_weight": {"city-reports-2024": 2.5, "seeds": 2.5}},
+    "w_rep4": {"_weight": {"city-reports-2024": 4.0, "seeds": 4.0}},
+    "w_ai05": {"_weight": {"ai-policies": 0.5, "city-reports-2024": 1.35, "seeds": 1.35}},
+    "w_ai025": {"_weight": {"ai-policies": 0.25}},
     "tol2": {"tol": 1e-2},
 }
 
