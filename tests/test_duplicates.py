@@ -20,6 +20,28 @@ def test_same_file_twice_and_identical_copy(tmp_path):
     assert d.check(c) is None
 
 
+def test_file_deduper_hashes_only_files_of_a_shared_size(tmp_path, monkeypatch):
+    """Files of sizes met once are never hashed; the first of a size is hashed when a second comes, and
+    identical files are found in input order as when every file was hashed."""
+    import aipolicy.duplicates as dup
+
+    hashed = []
+    real_sha = dup.file_sha256
+    monkeypatch.setattr(dup, "file_sha256", lambda p: hashed.append(str(p)) or real_sha(p))
+    files = {}
+    for name, text in [("a", "甲" * 10), ("b", "乙" * 12), ("c", "丙" * 10), ("d", "甲" * 10), ("e", "乙" * 12),
+                       ("f", "丁" * 30), ("g", "丙" * 10)]:
+        files[name] = tmp_path / f"{name}.txt"
+        files[name].write_text(text, encoding="utf-8")
+    d = FileDeduper()
+    got = {n: d.check(p) for n, p in files.items()}
+    assert got == {"a": None, "b": None, "c": None, "d": f"identical to {files['a']}",
+                   "e": f"identical to {files['b']}", "f": None, "g": f"identical to {files['c']}"}
+    assert str(files["f"]) not in hashed  # its size is its own
+    assert sorted(hashed) == sorted(str(files[n]) for n in "abcdeg")  # each hashed once
+    assert d.check(files["f"]).startswith("same file as")
+
+
 def test_near_duplicate_documents():
     d = DocumentDeduper()
     article = PARAS[1:]

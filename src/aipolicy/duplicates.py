@@ -30,11 +30,15 @@ _KEY_STRIP = re.compile(r"[\W_]+", re.UNICODE)
 
 
 class FileDeduper:
-    """Remembers the files read in a run by resolved path and by content hash."""
+    """Remembers the files read in a run by resolved path and by content hash. A file is hashed only
+    when another file of its size is met (files of different sizes cannot be identical): the first file
+    of a size is hashed when a second one comes, so most files of a run are never read here."""
 
     def __init__(self):
         self._paths: dict[str, str] = {}
         self._hashes: dict[str, str] = {}
+        self._unhashed: dict[int, str] = {}  # size -> the one file seen of that size, not hashed yet
+        self._sizes: set[int] = set()
 
     def check(self, path: Path) -> str | None:
         """The earlier file this one repeats ('same file as …' / 'identical to …'), or None (and remember it)."""
@@ -45,6 +49,20 @@ class FileDeduper:
         if real in self._paths:
             return f"same file as {self._paths[real]}"
         self._paths[real] = str(path)
+        try:
+            size = os.stat(path).st_size
+        except OSError:
+            size = None
+        if size is not None:
+            if size not in self._sizes:  # no earlier file of this size: nothing to repeat
+                self._sizes.add(size)
+                self._unhashed[size] = str(path)
+                return None
+            first = self._unhashed.pop(size, None)
+            if first is not None:  # the earlier file of this size, hashed now that it has company
+                first_digest = file_sha256(first)
+                if first_digest is not None:
+                    self._hashes.setdefault(first_digest, first)
         digest = file_sha256(path)
         if digest is None:
             return None
