@@ -72,6 +72,37 @@ def test_resume_after_interruption(inputs, trained, tmp_path, monkeypatch):
     assert _digest(out) == _digest(full)  # no duplicates, nothing missing
 
 
+def test_resume_rewrites_a_part_cut_short(inputs, trained, tmp_path, monkeypatch):
+    """A part is written in place; one cut short by an interruption (its state line not yet written) is
+    not taken as finished: resume labels that file again and the output is whole."""
+    out = tmp_path / "r.csv"
+    real = batch._label_file
+    calls, cut = [], []
+
+    def cut_short(task):
+        calls.append(task[1])
+        rec = real(task)
+        if rec["part"] and not cut:  # the part is written, then the run dies before the parent records it
+            part = Path(task[3])
+            part.write_bytes(part.read_bytes()[:40])
+            cut.append(task[1])
+            raise KeyboardInterrupt
+        return rec
+
+    monkeypatch.setattr(batch, "_label_file", cut_short)
+    with pytest.raises(KeyboardInterrupt):
+        label_files([inputs], out, model=_model(trained), jobs=1)
+    assert len(list(batch._parts_dir(out).glob("*.csv"))) == 1  # the part cut short, not recorded
+    kept = len(calls) - 1
+    calls.clear()
+    monkeypatch.setattr(batch, "_label_file", lambda t: (calls.append(t[1]), real(t))[1])
+    run = label_files([inputs], out, model=_model(trained), jobs=1, resume=True)
+    assert run.resumed_files == kept and cut[0] in calls  # labelled again
+    full = tmp_path / "full.csv"
+    label_files([inputs], full, model=_model(trained), jobs=1)
+    assert _digest(out) == _digest(full)
+
+
 def test_cli_label(inputs, trained, tmp_path, capsys):
     out = tmp_path / "o.parquet"
     assert main(["label", str(inputs), "-o", str(out), "--model", _model(trained), "-q", "-j", "1"]) == 0
