@@ -316,7 +316,8 @@ def _quiet_pool_class():
 
     class QuietPool(Pool):
         def _get_sentinels(self):
-            return [self._change_notifier._reader]
+            notifier = getattr(self, "_change_notifier", None)  # CPython's Pool since 3.8
+            return super()._get_sentinels() if notifier is None else [notifier._reader]
 
     return QuietPool
 
