@@ -212,12 +212,18 @@ def test_csv_body_escapes_names_that_are_not_utf8():
     assert csv_body(cols, ["file", "units", "p"]) == b"ok.txt,1,0.5\r\n\\xb1\\xb1.txt,2,\r\n,3,1e-05\r\n"
 
 
+@pytest.mark.parametrize("block", [None, 1, 7, 150])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_dot_weights_equals_the_column_by_column_products(seed):
+def test_dot_weights_equals_the_column_by_column_products(seed, block, monkeypatch):
     # one gather of each entry's k weights from the transposed weights; the same bits as the loop it
     # replaced (one pass per output column over that column's weights)
+    # (in blocks of rows of about ``block`` entries: a row longer than a block is a block of its own; the
+    # last rows are empty)
+    from aipolicy import predictor
     from aipolicy.predictor import _count_csr, _tfidf
 
+    if block is not None:
+        monkeypatch.setattr(predictor, "_DOT_BLOCK", block)
     rng = np.random.default_rng(seed)
     n, width, k = 30, 500, 6
     X = _tfidf(_count_csr(np.sort(rng.integers(0, n - 2, 3000)), rng.integers(0, width, 3000), (n, width)),
@@ -414,3 +420,11 @@ def test_key_index_finds_what_searchsorted_finds(seed):
         KeyIndex(np.array([3, 1, 2]))
     with pytest.raises(ValueError):
         KeyIndex(np.array([1, 1, 2]))
+
+
+def test_char_ngrams_of_texts_too_short_for_any_ngram():
+    from aipolicy.predictor import _char_ngram_csr
+
+    X = _char_ngram_csr(["", "a"], (2, 3), 10)
+    assert X.shape == (2, 1024) and X.nnz == 0 and list(X.indptr) == [0, 0, 0]
+    assert _char_ngram_csr(["", "ab"], (2, 3), 10).nnz == 1
