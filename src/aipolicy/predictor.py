@@ -19,6 +19,7 @@ for training.
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from itertools import repeat
 
 import numpy as np
@@ -572,15 +573,17 @@ class Predictor:
     # ---------------------------------------------------------------- features
     def _segment_ids(self, texts) -> tuple[np.ndarray, np.ndarray]:
         """``word_ids`` of the texts' raw segmentation (punctuation included, as -1)."""
-        if "_seg_vocab" not in self.__dict__:
-            self._seg_vocab = separator_vocabulary(self.vocabulary)
         return segment_ids(texts, self._seg_vocab, _cutter())
+
+    @cached_property
+    def _seg_vocab(self) -> dict:
+        return separator_vocabulary(self.vocabulary)
 
     def _word_counts(self, texts, seg=None) -> Csr:
         lo, hi = self.word_ngram_range
         get = self.vocabulary.get
         indptr, ids = [0], []
-        if (lo, hi) == (1, 1) and self._vocabulary_alnum():
+        if (lo, hi) == (1, 1) and self._vocabulary_alnum:
             # single words: tokenize() only drops tokens that are not alphanumeric (punctuation,
             # spaces), and such a token is never in a vocabulary built from tokenize(): look the raw
             # segmentation up directly and skip the filter and the list per text
@@ -598,22 +601,22 @@ class Predictor:
         rows = np.repeat(np.arange(n_texts), np.diff(indptr))[known]
         return _count_csr(rows, ids[known], (n_texts, len(self.word_idf)))
 
+    @cached_property
     def _vocabulary_alnum(self) -> bool:
-        if "_alnum" not in self.__dict__:
-            self._alnum = all(map(str.isalnum, self.word_names))
-        return self._alnum
+        return all(map(str.isalnum, self.word_names))
 
+    @cached_property
     def _char_mask(self) -> np.ndarray:
-        """One bool per hashed character column: is it among ``char_keep``? Made once."""
-        if "_keep_mask" not in self.__dict__:
-            mask = np.zeros(1 << int(self.char_bits), dtype=bool)
-            mask[self.char_keep] = True
-            self._keep_mask = mask
-        return self._keep_mask
+        """One bool per hashed character column: is it among ``char_keep``?"""
+        mask = np.zeros(1 << int(self.char_bits), dtype=bool)
+        mask[self.char_keep] = True
+        return mask
+
+    @cached_property
+    def _cue_re(self):
+        return cue_pattern(self.cue_terms)
 
     def _cue_matrix(self, texts) -> Csr:
-        if "_cue_re" not in self.__dict__:
-            self._cue_re = cue_pattern(self.cue_terms)
         return _cue_csr(texts, self.cue_terms, self._cue_re)
 
     def feature_blocks(self, texts, *, normalised: bool = False, counts: Csr | None = None) -> list[Csr]:
@@ -622,7 +625,7 @@ class Predictor:
         (``counts``: their ``_word_counts``, when already computed)."""
         texts = [str(t) for t in texts] if normalised else normalise_all(texts)
         w = _tfidf(self._word_counts(texts) if counts is None else counts, self.word_idf)
-        chars = _char_ngram_csr(texts, self.char_ngram_range, self.char_bits, keep=self._char_mask())
+        chars = _char_ngram_csr(texts, self.char_ngram_range, self.char_bits, keep=self._char_mask)
         return [w, _tfidf(chars, self.char_idf), self._cue_matrix(texts)]
 
     def features(self, texts):
@@ -638,7 +641,7 @@ class Predictor:
         start = 0
         for b in blocks:
             end = start + b.shape[1]
-            f += b.dot_weights(self._weights_t()[start:end]) if isinstance(b, Csr) else b @ self._weights_t()[start:end]
+            f += b.dot_weights(self._weights_t[start:end]) if isinstance(b, Csr) else b @ self._weights_t[start:end]
             start = end
         p = 1.0 / (1.0 + np.exp(self.calib_a * f + self.calib_b))
         if pair_scores is not None:
@@ -653,27 +656,24 @@ class Predictor:
         seg = self._segment_ids(texts)  # the blend needs single words: _word_counts' fast path
         counts = self._word_counts(texts, seg)
         return (self.feature_blocks(texts, normalised=True, counts=counts),
-                _pair_scores(counts, *seg, self.nb_pairs, self.nb_coef, self._nb_weights_t(), self._pair_index()))
+                _pair_scores(counts, *seg, self.nb_pairs, self.nb_coef, self._nb_weights_t, self._pair_index))
 
+    @cached_property
     def _weights_t(self) -> np.ndarray:
         """The weights as features × categories, contiguous (for ``Csr.dot_weights`` and scipy matrices):
-        a view when ``coef`` is column-major (as ``load_predictor`` reads it), else made once per process
-        (13 MB for the default model)."""
-        if "_wt" not in self.__dict__:
-            self._wt = np.ascontiguousarray(self.coef.T)
-        return self._wt
+        a view when ``coef`` is column-major (as ``load_predictor`` reads it), else a copy (13 MB for the
+        default model)."""
+        return np.ascontiguousarray(self.coef.T)
 
+    @cached_property
     def _pair_index(self) -> KeyIndex:
-        """A ``KeyIndex`` of the word pairs, made once."""
-        if "_pairs_at" not in self.__dict__:
-            self._pairs_at = KeyIndex(self.nb_pairs)
-        return self._pairs_at
+        """A ``KeyIndex`` of the word pairs."""
+        return KeyIndex(self.nb_pairs)
 
+    @cached_property
     def _nb_weights_t(self) -> np.ndarray:
-        """The word-pair model's weights as words-and-pairs × categories, contiguous, made once."""
-        if "_nbt" not in self.__dict__:
-            self._nbt = np.ascontiguousarray(self.nb_coef.T)
-        return self._nbt
+        """The word-pair model's weights as words-and-pairs × categories, contiguous."""
+        return np.ascontiguousarray(self.nb_coef.T)
 
     def predict_proba(self, texts) -> np.ndarray:
         return self._proba(*self._blocks(texts))
