@@ -15,18 +15,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from collections import Counter
 
 import numpy as np
 from pathlib import Path
 
-from .textnorm import word_code_points
+from .textnorm import NON_WORD, word_code_points
 
 NEAR_DUP_DOCS = 0.8
 SHINGLE = 5
 SKETCH_SIZE = 128
-_KEY_STRIP = re.compile(r"[\W_]+", re.UNICODE)
+_KEY_STRIP = NON_WORD
 
 
 class FileDeduper:

@@ -20,7 +20,7 @@ import re
 
 import numpy as np
 
-from .textnorm import strip_non_word
+from .textnorm import NON_WORD, strip_non_word
 
 MAX_CHARS = 500
 # private keys of a unit row, read by the place and label stages and dropped before output
@@ -34,7 +34,7 @@ MAX_PROBES = 64
 
 _SENTENCE_RE = re.compile(r"[^。!?;！？；]*[。!?;！？；]+[”’\"')）]*|[^。!?;！？；]+$")
 _CLAUSE_RE = re.compile(r"[^,，、]*[,，、]+|[^,，、]+$")
-_KEY_STRIP = re.compile(r"[\W_]+", re.UNICODE)
+_KEY_STRIP = NON_WORD  # what unit keys drop: all but letters and digits
 _CLAUSE_SPLIT = re.compile(r"[,，、;；。!！?？:：()（）\s]+")
 
 
