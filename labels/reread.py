@@ -61,7 +61,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--review", help="write the candidate changes with the unit text (CSV) for reading")
     args = ap.parse_args()
-    names = [c.name for c in load_categories("src/aipolicy/data/categories.yaml")]
+    names = [c.name for c in load_categories()]
     sel = read(R8 / "selection.csv")
     reads = {f.stem: read(f) for f in sorted(R8.glob("E*.csv"))}
     gold = before_r8(read(HERE / "gold.csv"), read(HERE / "corrections.csv"), names)

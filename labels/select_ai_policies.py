@@ -29,6 +29,13 @@ RUN = 5
 COLUMNS = ["unit_id", "source", "position", "city", "text"]  # what an annotator sees
 
 
+def levels(corpus, sources: pd.Series) -> pd.Series:
+    """The level (national / province / city / district) of each unit's document, from the corpus's index.csv."""
+    index = pd.read_csv(Path(corpus) / "index.csv", dtype=str)
+    level = dict(zip(index["file"], index["level"]))
+    return sources.map(lambda s: level.get(Path(s).name))
+
+
 def write_batch(units: pd.DataFrame, path: Path) -> None:
     """One unit per line (JSONL), the columns an annotator sees."""
     units[COLUMNS].to_json(path, orient="records", lines=True, force_ascii=False)
@@ -95,11 +102,9 @@ def main() -> None:
 
     rng = np.random.default_rng(SEED)
     units = ingest(args.corpus)
-    index = pd.read_csv(Path(args.corpus) / "index.csv", dtype=str)
-    level = dict(zip(index["file"], index["level"]))
     sel = random_runs(units, rng, args.share)
     sel = write_batches(sel, Path(args.batches), args.n_batches, args.double_runs, "R", rng)
-    out = sel.assign(corpus="ai-policies", pool="random", round=5, level=sel["source"].map(lambda s: level.get(Path(s).name)))
+    out = sel.assign(corpus="ai-policies", pool="random", round=5, level=levels(args.corpus, sel["source"]))
     out[["unit_id", "corpus", "source", "position", "level", "pool", "round", "batch", "double"]].to_csv(
         args.out, index=False)
     print(f"{len(out)} units from {out['source'].nunique()} of {units['source'].nunique()} documents; "
@@ -117,8 +122,6 @@ def add_active(args) -> None:
     rng = np.random.default_rng(SEED + 1)
     prev = pd.read_csv(args.out, dtype=str, keep_default_na=False)
     units = ingest(args.corpus)
-    index = pd.read_csv(Path(args.corpus) / "index.csv", dtype=str)
-    level = dict(zip(index["file"], index["level"]))
     model = load_predictor()
     sel = suggest(units, model, n=args.active, exclude_ids=prev["unit_id"])
     k = args.active_batches
@@ -132,7 +135,7 @@ def add_active(args) -> None:
         sel.loc[dbl.index, "double"] = f"A{i + 1}d"
         write_batch(dbl.sort_values(["source", "position"]), folder / f"A{i + 1}d.jsonl")
     out = sel.assign(corpus="ai-policies", pool="active", round=5,
-                     level=sel["source"].map(lambda s: level.get(Path(s).name)))
+                     level=levels(args.corpus, sel["source"]))
     out = pd.concat([prev, out[prev.columns].astype(str)], ignore_index=True)
     out.to_csv(args.out, index=False)
     print(f"{len(sel)} active-learning units from {sel['source'].nunique()} documents "
@@ -153,8 +156,6 @@ def add_cue_pool(args, batches: int = 2) -> None:
     pat = re.compile("|".join(map(re.escape, cats["algorithm"] + cats["compute"])))
     prev = pd.read_csv(args.out, dtype=str, keep_default_na=False)
     units = ingest(args.corpus)
-    index = pd.read_csv(Path(args.corpus) / "index.csv", dtype=str)
-    level = dict(zip(index["file"], index["level"]))
     sel = units[~units["unit_id"].isin(prev["unit_id"]) & units["text"].str.contains(pat)]
     sel = sel.sort_values(["source", "position"]).reset_index(drop=True)
     sel["batch"] = [f"T{i * batches // len(sel) + 1}" for i in range(len(sel))]
@@ -162,7 +163,7 @@ def add_cue_pool(args, batches: int = 2) -> None:
     for b, part in sel.groupby("batch"):
         write_batch(part, Path(args.batches) / f"{b}.jsonl")
     out = sel.assign(corpus="ai-policies", pool="cue: algorithm/compute", round=5,
-                     level=sel["source"].map(lambda s: level.get(Path(s).name)))
+                     level=levels(args.corpus, sel["source"]))
     pd.concat([prev, out[prev.columns].astype(str)], ignore_index=True).to_csv(args.out, index=False)
     print(f"{len(sel)} cue units from {sel['source'].nunique()} documents")
 
@@ -185,8 +186,6 @@ def add_round(args, rnd: int, n_runs: int, n_active: int, k: int = 3, double_uni
     # ids read before, also under their current ids (labels/migrations/ renamed some after they were read)
     seen = set(prev["unit_id"]) | set(pd.read_csv(Path(__file__).with_name("gold.csv"), dtype=str)["unit_id"])
     units = ingest(args.corpus)
-    index = pd.read_csv(Path(args.corpus) / "index.csv", dtype=str)
-    level = dict(zip(index["file"], index["level"]))
     runs = []
     for _, doc in units.groupby("source", sort=True):
         doc = doc.sort_values("position")
@@ -208,7 +207,7 @@ def add_round(args, rnd: int, n_runs: int, n_active: int, k: int = 3, double_uni
         dbl = nxt.loc[sorted(rng.choice(nxt.index, size=min(double_units, len(nxt)), replace=False))]
         sel.loc[dbl.index, "double"] = f"{prefix}{i + 1}d"
         write_batch(dbl, folder / f"{prefix}{i + 1}d.jsonl")
-    out = sel.assign(corpus="ai-policies", round=rnd, level=sel["source"].map(lambda s: level.get(Path(s).name)))
+    out = sel.assign(corpus="ai-policies", round=rnd, level=levels(args.corpus, sel["source"]))
     pd.concat([prev, out[prev.columns].astype(str)], ignore_index=True).to_csv(args.out, index=False)
     print(f"round {rnd}: {len(rnd_units)} random units ({len(picked)} runs), {len(act)} active units, from "
           f"{sel['source'].nunique()} documents; double: {(sel['double'] != '').sum()}")
@@ -240,10 +239,8 @@ def add_rest(args, rnd: int, k: int = 7) -> None:
     for b, part in rest.groupby("batch"):
         part[COLUMNS[:-1] + ["before", "text", "after"]].to_json(folder / f"{b}.jsonl", orient="records",
                                                                 lines=True, force_ascii=False)
-    index = pd.read_csv(Path(args.corpus) / "index.csv", dtype=str)
-    level = dict(zip(index["file"], index["level"]))
     out = rest.assign(corpus="ai-policies", pool="rest", round=rnd,
-                      level=rest["source"].map(lambda s: level.get(Path(s).name)))
+                      level=levels(args.corpus, rest["source"]))
     pd.concat([prev, out[prev.columns].astype(str)], ignore_index=True).to_csv(args.out, index=False)
     print(f"round {rnd}: {len(rest)} remaining units of {rest['source'].nunique()} documents in {k} batches "
           f"({', '.join(map(str, load))} units), each read twice")
