@@ -224,7 +224,8 @@ def csv_header(columns: list[str]) -> bytes:
 def output_lock(out: str | os.PathLike):
     """Hold the lock of an output (``.OUT.lock`` beside it) for one run; refuse a second run on the same
     output while the first is alive. The kernel releases the lock when its process dies (even by
-    kill -9), so a stale lock file never blocks: the next run takes it over. Removed on leaving."""
+    kill -9), so a stale lock file never blocks: the next run takes it over. Removed on leaving. Yields the
+    lock's file descriptor: a process forked meanwhile shares the lock until it closes its copy."""
     import fcntl
 
     out = Path(out)
@@ -246,7 +247,7 @@ def output_lock(out: str | os.PathLike):
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         try:
-            yield
+            yield fd
         finally:
             Path(lock).unlink(missing_ok=True)
     finally:
