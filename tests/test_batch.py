@@ -183,37 +183,30 @@ def test_parquet_dataset_folder_left_by_a_killed_run_is_removed(inputs, trained,
     assert len(pd.read_parquet(tmp_path / "ds")) == 48
 
 
-def _slow_square(x):
-    import time
-
-    time.sleep(0.002)
-    return x * x, b"x" * 200_000  # a result large enough that reading it takes the result thread a moment
-
-
-def _maintenance_rounds(pool_class, monkeypatch) -> int:
-    """How often the pool's worker-maintenance thread went round while 60 results came back."""
+def test_worker_processes_parent_sleeps_until_a_result_or_a_death(inputs, trained, tmp_path, monkeypatch):
+    """With -j 2 the parent runs no helper thread and wakes only when a worker sends a result or exits
+    (multiprocessing.Pool's maintenance thread went round thousands of times per run while a result waited
+    in the pipe), and the output is the -j 1 output."""
     import multiprocessing as mp
-    from multiprocessing.pool import Pool
-
-    calls = []
-    maintain = Pool._maintain_pool  # a staticmethod
-
-    def counting(*a, **k):
-        calls.append(1)
-        return maintain(*a, **k)
-
-    monkeypatch.setattr(Pool, "_maintain_pool", staticmethod(counting))  # the thread calls Pool's, by name
-    with pool_class(2, context=mp.get_context("fork")) as pool:
-        got = sorted(r[0] for r in pool.imap_unordered(_slow_square, range(60), chunksize=1))
-    assert got == [x * x for x in range(60)]
-    return len(calls)
-
-
-def test_quiet_pool_worker_thread_does_not_wake_per_result(monkeypatch):
-    """The pool the runner uses gives the same results as Pool, and its worker-maintenance thread is not
-    woken by every result waiting in the pipe (Pool's goes round until the result thread has read it)."""
-    import multiprocessing as mp
+    import multiprocessing.connection as mpc
+    import threading
 
     if "fork" not in mp.get_all_start_methods():
         pytest.skip("fork only")
-    assert _maintenance_rounds(batch._quiet_pool_class(), monkeypatch) <= 5  # started; woken at the end
+    real, wakes, threads = mpc.wait, [], threading.active_count()
+
+    def counting(objects, timeout=None):
+        ready = real(objects, timeout)
+        if timeout is None:  # the runner's wait (Connection.poll and Process.join call it with a timeout)
+            assert threading.active_count() == threads
+            wakes.append(len(ready))
+        return ready
+
+    monkeypatch.setattr(mpc, "wait", counting)
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    run = label_files([inputs], b, model=_model(trained), jobs=2)
+    label_files([inputs], a, model=_model(trained), jobs=1)
+    files = len(run.manifest_rows) - sum(r["status"] == "duplicate" for r in run.manifest_rows)
+    assert 0 < len(wakes) <= files and all(wakes)  # every wake has something to read
+    assert a.read_bytes() == b.read_bytes()
+    assert mp.active_children() == []

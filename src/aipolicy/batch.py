@@ -10,7 +10,7 @@ does only the rest. Memory is bounded by the largest single file, not by the siz
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache, partial
+from functools import partial
 import json
 import os
 import re
@@ -280,9 +280,11 @@ def _remote_results(work: list, model_dir: Path, address: str, jobs: int, thresh
         yield from dask_runner.run_tasks(client, [t[:5] for t in work], _label_file_remote, plugin, finish, failed)
 
 
-def _results(work: list, clf, model_dir: Path, jobs: int, thresholds: dict | None = None, dask: str | None = None):
-    """Run the tasks in this process (in order) or in a pool of ``jobs`` workers (largest file first, in the
-    order they finish); yield their records. With ``dask`` (a scheduler address or 'local'), on a Dask cluster, in the order they finish."""
+def _results(work: list, clf, model_dir: Path, jobs: int, thresholds: dict | None = None, dask: str | None = None,
+             lock_fd: int | None = None):
+    """Run the tasks in this process (in order) or in ``jobs`` worker processes (largest file first, in the
+    order they finish); yield their records. With ``dask`` (a scheduler address or 'local'), on a Dask
+    cluster, in the order they finish. ``lock_fd``: the output lock's descriptor, closed in forked workers."""
     if dask:
         yield from _remote_results(work, model_dir, dask, jobs, thresholds)
         return
@@ -295,31 +297,235 @@ def _results(work: list, clf, model_dir: Path, jobs: int, thresholds: dict | Non
     if hasattr(os, "fork"):
         # workers inherit the model already loaded (and verified) here: no reload per worker
         ctx, initargs = mp.get_context("fork"), (clf, None)
-    else:
-        ctx, initargs = mp.get_context(), (None, str(model_dir), thresholds)
-    with _quiet_pool_class()(min(jobs, len(work)), _init_worker, initargs, context=ctx) as pool:
-        # largest files first, so that no big file is left running alone at the end; the records are put
-        # back in input order by the caller, so the output does not depend on the order they finish in
-        largest_first = sorted(work, key=_size, reverse=True)
-        yield from pool.imap_unordered(_label_file, [t[:5] + (None,) for t in largest_first], chunksize=1)
+        close = () if lock_fd is None else (lock_fd,)
+    else:  # spawned workers inherit no descriptor
+        ctx, initargs, close = mp.get_context(), (None, str(model_dir), thresholds), ()
+    # largest files first, so that no big file is left running alone at the end; the records are put
+    # back in input order by the caller, so the output does not depend on the order they finish in
+    largest_first = sorted(work, key=_size, reverse=True)
+    yield from _WorkerPool(ctx, min(jobs, len(work)), (initargs, close, os.getpid())).run(largest_first)
 
 
-@lru_cache(maxsize=1)
-def _quiet_pool_class():
-    """``multiprocessing.pool.Pool`` whose worker-maintenance thread wakes only when a worker exits or the
-    pool's state changes, not whenever a result is waiting in the pipe: Pool's own thread watches the
-    result pipe too, and from a result's arrival until the result thread has read it, that thread loops
-    (poll returns at once, a waitpid per worker, again) — on the city reports about 80 ms of the parent's
-    CPU taken from the two busy workers. This is how ``ThreadPool`` watches (its ``_get_sentinels``);
-    the workers (no ``maxtasksperchild``) never exit on their own, so nothing is left unwatched."""
-    from multiprocessing.pool import Pool
+# ------------------------------------------------------------------ the local worker processes
 
-    class QuietPool(Pool):
-        def _get_sentinels(self):
-            notifier = getattr(self, "_change_notifier", None)  # CPython's Pool since 3.8
-            return super()._get_sentinels() if notifier is None else [notifier._reader]
+PREFETCH = 2  # tasks in flight per worker: the file it is on and the next, waiting in its pipe
 
-    return QuietPool
+
+def _worker_main(conn, initargs: tuple, close: tuple, parent: int) -> None:
+    """A worker process: labels the tasks read from ``conn`` one at a time and sends back (True, record)
+    or (False, exception) for each, until it reads None or the pipe closes."""
+    _detach(close, parent)
+    try:
+        _init_worker(*initargs)
+    except Exception as e:
+        _send_result(conn, (False, e))
+        return
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        try:
+            res = (True, _label_file(task))
+        except Exception as e:  # outside the per-file pipeline's boundary (e.g. writing the part): stops the run
+            res = (False, e)
+        if not _send_result(conn, res):
+            return
+
+
+def _send_result(conn, res) -> bool:
+    """Send a result to the parent; False when the parent is gone."""
+    try:
+        conn.send(res)  # pickled whole before anything is written
+    except (OSError, EOFError):
+        return False
+    except Exception as e:  # an exception that cannot be pickled
+        return _send_result(conn, (False, RuntimeError(f"{type(res[1]).__name__}: {res[1]} (in a worker; {e})")))
+    return True
+
+
+def _detach(close: tuple, parent: int) -> None:
+    """In a new worker: die with the parent (so that a worker never outlives a killed run, holding the
+    CPU or writing a part of the next run's files), let the parent alone handle Ctrl-C, and close the
+    forked copy of the output lock's descriptor (the lock is the parent's: a resumed run must get it
+    as soon as the parent dies)."""
+    import signal
+
+    for fd in close:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if not _die_with_parent() and os.getppid() == parent:
+        import threading
+        import time
+
+        def watch():
+            while os.getppid() == parent:
+                time.sleep(0.5)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    if os.getppid() != parent:  # the parent died before this process could ask to die with it
+        os._exit(1)
+
+
+def _die_with_parent() -> bool:
+    """Linux: ask the kernel to SIGKILL this process when its parent dies (PR_SET_PDEATHSIG); False
+    where that cannot be done (the caller then watches the parent's pid)."""
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(1, int(signal.SIGKILL), 0, 0, 0) == 0  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return False
+
+
+def _death(exitcode) -> str:
+    """How a worker process ended: 'killed by signal 9, SIGKILL' or 'exit status 3'."""
+    import signal
+
+    if exitcode is None or exitcode >= 0:
+        return f"exit status {exitcode}"
+    try:
+        name = signal.Signals(-exitcode).name
+    except ValueError:
+        return f"killed by signal {-exitcode}"
+    return f"killed by signal {-exitcode}, {name}"
+
+
+class _Worker:
+    def __init__(self, process, conn):
+        self.process, self.conn = process, conn
+        self.tasks = []  # sent, in the order the worker reads them: the first is the one it is on
+
+
+class _WorkerPool:
+    """Worker processes fed through a pipe each, so that the parent always knows which file each worker
+    is on. A worker that dies (kill -9, the OOM killer, a crash in a C extension) is replaced; the file
+    it was on becomes a suspect and the files sent ahead to it go back to the queue. Suspects run again
+    at the end, one at a time with nothing else running (a worker killed for memory another file took
+    does not condemn its own file); a suspect that kills its worker again is a skipped file with the
+    reason. So every file ends up labelled or skipped, and the run neither hangs nor stops."""
+
+    def __init__(self, ctx, n: int, args: tuple):
+        self.ctx, self.n, self.args = ctx, n, args
+        self.workers: list[_Worker] = []
+        self.todo: list = []  # reversed: the next task is the last
+        self.suspects: list = []
+        self.deaths: dict[int, list[str]] = {}  # input index -> how its workers died
+
+    def run(self, tasks: list):
+        from multiprocessing.connection import wait
+
+        self.todo = tasks[::-1]
+        done = False
+        try:
+            for _ in range(self.n):
+                self._start()
+            self._feed()
+            while self.todo or self.suspects or any(w.tasks for w in self.workers):
+                ready = set(wait([w.conn for w in self.workers] + [w.process.sentinel for w in self.workers]))
+                for w in [w for w in self.workers if w.conn in ready or w.process.sentinel in ready]:
+                    yield from self._drain(w, w.process.sentinel in ready)
+                self._feed()
+            done = True
+        finally:
+            self._stop(done)
+
+    def _start(self) -> _Worker:
+        conn, child = self.ctx.Pipe()
+        p = self.ctx.Process(target=_worker_main, args=(child, *self.args), daemon=True, name="aipolicy-label")
+        p.start()
+        child.close()
+        w = _Worker(p, conn)
+        self.workers.append(w)
+        return w
+
+    def _feed(self) -> None:
+        """Send tasks to the workers; suspects only when nothing else is left or running, one at a time."""
+        if not self.todo:
+            if self.suspects and not any(w.tasks for w in self.workers):
+                self._send(self.workers[0] if self.workers else self._start(), self.suspects.pop(0))
+            return
+        while len(self.workers) < self.n:  # replaces a worker that died
+            self._start()
+        for depth in range(1, PREFETCH + 1):
+            for w in self.workers:
+                if self.todo and len(w.tasks) < depth:
+                    self._send(w, self.todo.pop())
+
+    def _send(self, w: _Worker, task) -> None:
+        w.tasks.append(task)  # also when the send fails: the worker is dead, and its death accounts for it
+        try:
+            w.conn.send(task[:5] + (None,))
+        except OSError:
+            pass
+
+    def _drain(self, w: _Worker, exited: bool):
+        """Yield the records ``w`` has sent; if it has died, account for the files it held."""
+        alive = True
+        while w.conn.poll():
+            try:
+                ok, res = w.conn.recv()
+            except (EOFError, OSError):  # closed: the worker died (a result cut short is not one)
+                alive = False
+                break
+            if not ok:
+                raise res
+            w.tasks.pop(0)
+            yield res
+        if exited or not alive:
+            yield from self._died(w)
+
+    def _died(self, w: _Worker):
+        self.workers.remove(w)
+        w.conn.close()
+        _reap(w.process)
+        if not w.tasks:
+            return
+        culprit, *unread = w.tasks
+        self.todo.extend(reversed(unread))  # sent ahead, never started: back to the front of the queue
+        how = self.deaths.setdefault(culprit[0], [])
+        how.append(_death(w.process.exitcode))
+        if len(how) == 1:
+            self.suspects.append(culprit)
+            return
+        yield {"idx": culprit[0], "file": safe_str(culprit[1]), "status": "skipped", "units": 0, "part": "",
+               "documents": [], "reason": one_line(
+                   f"the worker process died while labelling this file ({how[0]}), and again when the file "
+                   f"was retried alone ({how[1]})")}
+
+    def _stop(self, done: bool) -> None:
+        """Finished: each worker reads None and exits. Otherwise (an error, Ctrl-C): terminate them."""
+        for w in self.workers:
+            try:
+                if done:
+                    w.conn.send(None)
+                else:
+                    w.process.terminate()
+            except OSError:
+                pass
+        for w in self.workers:
+            _reap(w.process)
+            w.conn.close()
+        self.workers = []
+
+
+def _reap(process, timeout: float = 5) -> None:
+    process.join(timeout)
+    if process.is_alive():
+        process.kill()
+        process.join()
 
 
 def _size(task) -> int:
@@ -352,12 +558,12 @@ def label_files(paths, output, *, model=None, models_dir=None, jobs: int = 1, re
     out.parent.mkdir(parents=True, exist_ok=True)  # for the lock; removed again if nothing is written
     options = options or PipelineOptions(max_bytes=max_bytes, exclude=tuple(exclude), limits=limits)
     try:
-        with output_lock(out):  # a second run on the same output is refused at once while this one lives
+        with output_lock(out) as lock_fd:  # a second run on the same output is refused while this one lives
             remove_stale_temps(out)  # left by a run killed while writing
             model_dir = resolve_model(model, models_dir)
             clf = override_thresholds(load_predictor(model_dir), thresholds)  # verified once, up front
             return _label_locked(paths, out, clf, model_dir, options, jobs=jobs, resume=resume,
-                                 progress=progress, thresholds=thresholds, dask=dask, kind=kind)
+                                 progress=progress, thresholds=thresholds, dask=dask, kind=kind, lock_fd=lock_fd)
     finally:
         if made_folder:
             try:
@@ -367,7 +573,8 @@ def label_files(paths, output, *, model=None, models_dir=None, jobs: int = 1, re
 
 
 def _label_locked(paths, out: Path, clf, model_dir: Path, options: PipelineOptions, *, jobs: int, resume: bool,
-                  progress: bool, thresholds: dict | None, dask: str | None, kind: str) -> LabelRun:
+                  progress: bool, thresholds: dict | None, dask: str | None, kind: str,
+                  lock_fd: int | None = None) -> LabelRun:
     cats = list(clf.categories_)
     files = discover(paths)
 
@@ -387,7 +594,7 @@ def _label_locked(paths, out: Path, clf, model_dir: Path, options: PipelineOptio
     keys = {t[0]: key for t, key in tasks}
     bar = _progress_bar(len(tasks), progress)
     with state_file.open("a", encoding="utf-8") as state:
-        for rec in _results([t for t, _ in tasks], clf, model_dir, jobs, thresholds, dask):
+        for rec in _results([t for t, _ in tasks], clf, model_dir, jobs, thresholds, dask, lock_fd):
             idx = rec.pop("idx")
             records[idx] = rec = dict(rec, key=keys[idx])
             state.write(json.dumps(rec) + "\n")  # ASCII: a file name that is not UTF-8 stays escaped
