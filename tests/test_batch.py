@@ -209,4 +209,4 @@ def test_worker_processes_parent_sleeps_until_a_result_or_a_death(inputs, traine
     files = len(run.manifest_rows) - sum(r["status"] == "duplicate" for r in run.manifest_rows)
     assert 0 < len(wakes) <= files and all(wakes)  # every wake has something to read
     assert a.read_bytes() == b.read_bytes()
-    assert mp.active_children() == []
+    assert not [p for p in mp.active_children() if p.name == "aipolicy-label"]  # ours (joblib may keep its own)

@@ -201,7 +201,7 @@ def test_an_error_in_a_worker_outside_the_pipeline_stops_the_run_cleanly(tmp_pat
     monkeypatch.setattr(batch, "_part_bytes", full)
     with pytest.raises(OSError, match="No space left"):
         label_files([folder], tmp_path / "out.csv", model=str(trained[0]), jobs=2)
-    assert mp.active_children() == []
+    assert not [p for p in mp.active_children() if p.name == "aipolicy-label"]  # ours (joblib may keep its own)
 
 
 def test_death_descriptions():
