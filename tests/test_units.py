@@ -73,3 +73,25 @@ def test_all_shingle_codes_equal_the_per_key_codes():
     owner, codes = _all_shingle_codes(keys)
     for i, key in enumerate(keys):
         assert np.array_equal(codes[owner == i], _shingle_codes(key)), key
+
+
+def test_no_match_shortcut_only_when_brute_force_finds_none():
+    # _none_can_match answers "no duplicates" without the index; it must never say so of texts with one,
+    # and it must say so of distinct paragraphs (the common document)
+    from aipolicy.textnorm import strip_non_word
+    from aipolicy.units import _none_can_match, _position_codes
+
+    rng = random.Random(11)
+    pool = _variants(rng, 300) + PARAS
+    shortcuts = 0
+    for _ in range(300):
+        texts = rng.sample(pool, rng.choice((2, 3, 5, 8, 20)))
+        for t in (NEAR_DUP, 0.5, 0.95):
+            keys = strip_non_word(texts)
+            if _none_can_match(len(keys), *_position_codes(keys), t):
+                shortcuts += 1
+                assert not any(brute_force(texts, t)), texts
+    assert shortcuts > 100
+    keys = strip_non_word(PARAS)
+    assert _none_can_match(len(keys), *_position_codes(keys), NEAR_DUP)
+    assert not _none_can_match(2, *_position_codes(["数据", "数据"]), NEAR_DUP)  # equal keys match

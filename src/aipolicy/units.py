@@ -9,7 +9,8 @@ Rules (documented in the README):
 - within one document, exact duplicates (ignoring punctuation and spaces) and near-duplicates
   (character 4-gram Jaccard similarity >= ``NEAR_DUP`` with an earlier kept unit) are dropped, which
   also removes an article repeated inside one file; the search is an exact prefix-filter index, in
-  time linear in the number of units (see ``duplicate_mask``);
+  time linear in the number of units, skipped when a linear count shows that no two units can reach
+  the threshold (see ``duplicate_mask``);
 - ``unit_id`` = sha256(doc_id + text)[:16]: same text in the same document, same id, everywhere.
 """
 from __future__ import annotations
@@ -112,10 +113,9 @@ def _prefix_len(n: int, threshold: float) -> int:
     return n - math.ceil(threshold * n - 1e-9) + 1
 
 
-def _all_shingle_codes(keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(owner, codes): ``_shingle_codes`` of every key in one vectorised pass over all their code points —
-    the distinct (key, code) pairs ordered by code (so ``codes[owner == i]`` is ``_shingle_codes(keys[i])``);
-    ``owner`` is the key of each code."""
+def _position_codes(keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(owner, codes): the code of every 4-gram position of every key, in text order, then the single
+    code of each key shorter than a 4-gram; ``owner`` is the key of each code. Repeats are kept."""
     lens = np.fromiter(map(len, keys), dtype=np.int64, count=len(keys))
     cps = np.frombuffer("".join(keys).encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
     owner_of = np.repeat(np.arange(len(keys), dtype=np.int64), lens)
@@ -132,8 +132,15 @@ def _all_shingle_codes(keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
         for j in range(SHINGLE - 1):
             more = lens[short] > j
             hs[more] = hs[more] * _P + cps[starts[short][more] + j]
-    owner = np.concatenate([owner_of[:m][inside], short])
-    codes = np.concatenate([h[inside], hs])
+    return np.concatenate([owner_of[:m][inside], short]), np.concatenate([h[inside], hs])
+
+
+def _all_shingle_codes(keys: list[str], positions: tuple[np.ndarray, np.ndarray] | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """(owner, codes): ``_shingle_codes`` of every key in one vectorised pass over all their code points —
+    the distinct (key, code) pairs ordered by code (so ``codes[owner == i]`` is ``_shingle_codes(keys[i])``);
+    ``owner`` is the key of each code. ``positions``: ``_position_codes(keys)`` if already computed."""
+    owner, codes = _position_codes(keys) if positions is None else positions
     # one stable sort by code: within a code the 4-grams of one key stay together (in text order, and a
     # short key has one code), so a repeated 4-gram of a key is next to its first occurrence
     order = np.argsort(codes, kind="stable")
@@ -143,13 +150,47 @@ def _all_shingle_codes(keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return owner[first], codes[first]
 
 
-def _ranked(keys: list[str]) -> tuple[list[np.ndarray], int]:
+def _none_can_match(n_keys: int, owner: np.ndarray, codes: np.ndarray, threshold: float) -> bool:
+    """True when no two of the keys can have Jaccard >= ``threshold`` (nor be equal), so that none is a
+    duplicate — decided in linear time from the keys' position codes (``_position_codes``), without
+    the sorts of the index.
+
+    A key whose 4-gram positions hold more than a (1 - t) share of codes found nowhere else in the
+    document cannot reach Jaccard t with any other key: it shares at most n - u of its n distinct
+    shingles (u: its positions whose code is alone, each a distinct shingle of its own), so J <= 1 - u/n
+    <= 1 - u/positions < t. Two keys that match are both not so; when at most one key is not, nothing
+    matches. A code is found alone by counting codes in hash buckets; if that leaves a few keys in doubt
+    (more than one, at most a tenth: bucket collisions put few in doubt, repeated text many), the codes
+    sharing a bucket are sorted to find those alone among them (two equal codes always share a bucket).
+    """
+    if n_keys < 2:
+        return True
+    most_alone = max(1 - threshold, 0) * np.bincount(owner, minlength=n_keys) + 1e-9  # (equal keys: 0 alone)
+
+    def in_doubt(alone):  # keys that may match another: at most a (1 - t) share of their positions alone
+        return np.count_nonzero(np.bincount(owner[alone], minlength=n_keys) <= most_alone)
+
+    bits = max(int(8 * len(codes)).bit_length(), 10)  # about 8 buckets per position: few collisions
+    bucket = (codes >> np.uint64(64 - bits)).astype(np.intp)  # the top bits: the best mixed of the hash
+    alone = np.bincount(bucket, minlength=1 << bits)[bucket] == 1
+    if 1 < in_doubt(alone) <= n_keys / 10:
+        crowded = np.flatnonzero(~alone)
+        order = np.argsort(codes[crowded])
+        c = codes[crowded][order]
+        single = np.ones(len(c), dtype=bool)
+        single[1:] &= c[1:] != c[:-1]
+        single[:-1] &= c[:-1] != c[1:]
+        alone[crowded[order]] = single
+    return in_doubt(alone) <= 1
+
+
+def _ranked(keys: list[str], positions=None) -> tuple[list[np.ndarray], int]:
     """Each key's shingles as ranks in one order of the document's shingles, rarest first (ties by
     code), sorted: the start of each array is its rarest shingles. Also the number of shingles that
     only one key has: they are ranks 0 … n-1, and no other key can share them."""
     if not keys:
         return [], 0
-    owner, codes = _all_shingle_codes(keys)
+    owner, codes = _all_shingle_codes(keys, positions)
     new_code = np.ones(len(codes), dtype=bool)
     new_code[1:] = codes[1:] != codes[:-1]
     starts = np.flatnonzero(new_code)
@@ -182,7 +223,10 @@ def duplicate_mask(texts: list[str], threshold: float = NEAR_DUP) -> list[bool]:
     held as sorted int32 ranks (4 bytes each), so 100,000 paragraphs take tens of MB, not GB.
     """
     keys = strip_non_word(texts)  # [_KEY_STRIP.sub("", t) for t in texts], in one pass
-    ranks, single = _ranked(keys)
+    positions = _position_codes(keys)
+    if _none_can_match(len(keys), *positions, threshold):  # most documents: no pair comes near t
+        return [False] * len(keys)
+    ranks, single = _ranked(keys, positions)
     index: dict[int, list[int]] = {}  # shingle rank -> kept texts, as text * _POS + position in its prefix
     kept_keys: set[str] = set()
     out = []
