@@ -173,7 +173,8 @@ def _none_can_match(n_keys: int, owner: np.ndarray, codes: np.ndarray, threshold
     bits = max(int(8 * len(codes)).bit_length(), 10)  # about 8 buckets per position: few collisions
     bucket = (codes >> np.uint64(64 - bits)).astype(np.intp)  # the top bits: the best mixed of the hash
     alone = np.bincount(bucket, minlength=1 << bits)[bucket] == 1
-    if 1 < in_doubt(alone) <= n_keys / 10:
+    doubt = in_doubt(alone)
+    if 1 < doubt <= n_keys / 10:
         crowded = np.flatnonzero(~alone)
         order = np.argsort(codes[crowded])
         c = codes[crowded][order]
@@ -181,7 +182,8 @@ def _none_can_match(n_keys: int, owner: np.ndarray, codes: np.ndarray, threshold
         single[1:] &= c[1:] != c[:-1]
         single[:-1] &= c[:-1] != c[1:]
         alone[crowded[order]] = single
-    return in_doubt(alone) <= 1
+        doubt = in_doubt(alone)
+    return doubt <= 1
 
 
 def _ranked(keys: list[str], positions=None) -> tuple[list[np.ndarray], int]:
