@@ -165,7 +165,8 @@ def _none_can_match(n_keys: int, owner: np.ndarray, codes: np.ndarray, threshold
     """
     if n_keys < 2:
         return True
-    most_alone = max(1 - threshold, 0) * np.bincount(owner, minlength=n_keys) + 1e-9  # (equal keys: 0 alone)
+    # never below 0: two equal keys (no position alone) are always in doubt, whatever the threshold
+    most_alone = max(1 - threshold, 0) * np.bincount(owner, minlength=n_keys) + 1e-9
 
     def in_doubt(alone):  # keys that may match another: at most a (1 - t) share of their positions alone
         return np.count_nonzero(np.bincount(owner[alone], minlength=n_keys) <= most_alone)
