@@ -64,12 +64,12 @@ def halfwidth(text: str) -> str:
 
 # control characters carry no text: line-separating ones (vertical tab, form feed, NEL, U+2028/9) become
 # line breaks, the others are dropped, so no text holds one (a spreadsheet cell cannot)
-_LINE_SEPARATORS = re.compile("[\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
-_CONTROLS = re.compile("[\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f]")
-
-
+_SEPARATOR_CHARS = "\x0b\x0c\x1c-\x1e\x85\u2028\u2029"
+_CONTROL_CHARS = "\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f"
+_LINE_SEPARATORS = re.compile(f"[{_SEPARATOR_CHARS}]")
+_CONTROLS = re.compile(f"[{_CONTROL_CHARS}]")
 # either of the two: one scan finds whether there is anything for them to do (usually nothing)
-_CONTROL_OR_SEPARATOR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_OR_SEPARATOR = re.compile(f"[{_SEPARATOR_CHARS}{_CONTROL_CHARS}]")
 
 
 def has_space_run(text: str) -> bool:
