@@ -24,7 +24,7 @@ from itertools import repeat
 
 import numpy as np
 
-from .duplicates import _sorted_unique
+from .duplicates import _sorted_unique, flat_keys
 from .textnorm import normalise_all
 from .tokens import _cutter, tokenize
 
@@ -100,11 +100,7 @@ def count_matrix(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]):
 def _count_csr(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> Csr:
     """``count_matrix`` as a :class:`Csr`."""
     n_rows, width = shape
-    # the flattened positions in 32 bits when they fit (sorting them is most of the time, and a 32-bit
-    # sort is about twice as fast); the same sorted positions and counts either way
-    kt = np.int32 if n_rows * width < 2**31 else np.int64
-    key = rows.astype(kt) * kt(width) + cols.astype(kt)
-    uniq, counts = np.unique(key, return_counts=True)
+    uniq, counts = np.unique(flat_keys(rows, cols, n_rows, width), return_counts=True)
     uniq = uniq.astype(np.int64, copy=False)
     r = uniq // width
     indptr = np.zeros(n_rows + 1, dtype=np.int64)
@@ -280,9 +276,8 @@ def _pair_scores(counts: Csr, ids: np.ndarray, indptr: np.ndarray, pairs: np.nda
     WT = np.ascontiguousarray(np.asarray(W).T) if WT is None else WT
     prow, pos = _known_pairs(ids, indptr, n_words, pairs, index)
     width = max(len(pairs), 1)
-    kt = np.int32 if n * width < 2**31 else np.int64  # as in _count_csr: a 32-bit sort when it fits
     # np.unique without counts takes numpy 2's hash-table path here, 7× slower than sorting
-    found = _sorted_unique(prow.astype(kt) * kt(width) + pos.astype(kt)).astype(np.int64, copy=False)
+    found = _sorted_unique(flat_keys(prow, pos, n, width)).astype(np.int64, copy=False)
     rows = counts.row_ids()
     prow, pcol = found // width, n_words + found % width
     words, known = WT.take(counts.indices, axis=0).T.copy(), WT.take(pcol, axis=0).T.copy()

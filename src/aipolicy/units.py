@@ -21,6 +21,7 @@ import re
 
 import numpy as np
 
+from .duplicates import flat_keys
 from .textnorm import NON_WORD, strip_non_word
 
 MAX_CHARS = 500
@@ -204,9 +205,8 @@ def _ranked(keys: list[str], positions=None) -> tuple[list[np.ndarray], int]:
     small = counts.astype(np.uint16) if len(keys) < 1 << 16 else counts
     rank_of[np.argsort(small, kind="stable")] = np.arange(n_uniq)
     # every key's ranks, sorted within the key: one sort of key * n_uniq + rank (in 32 bits when it fits)
-    kt = np.int32 if len(keys) * n_uniq < 2**31 else np.int64
-    packed = np.sort(owner.astype(kt) * kt(n_uniq) + rank_of[np.cumsum(new_code) - 1].astype(kt))
-    ranks = (packed % kt(n_uniq)).astype(np.int32)
+    packed = np.sort(flat_keys(owner, rank_of[np.cumsum(new_code) - 1], len(keys), n_uniq))
+    ranks = (packed % packed.dtype.type(n_uniq)).astype(np.int32)
     ends = np.cumsum(np.bincount(owner, minlength=len(keys))).tolist()
     return [ranks[a:b] for a, b in zip([0] + ends[:-1], ends)], int(np.count_nonzero(counts == 1))
 
