@@ -35,8 +35,8 @@ class FileDeduper:
     def __init__(self):
         self._paths: dict[str, str] = {}
         self._hashes: dict[str, str] = {}
-        self._unhashed: dict[int, str] = {}  # size -> the one file seen of that size, not hashed yet
-        self._sizes: set[int] = set()
+        # size -> the one file seen of that size while it is not hashed yet, None once it is
+        self._first_of_size: dict[int, str | None] = {}
 
     def check(self, path: Path) -> str | None:
         """The earlier file this one repeats ('same file as …' / 'identical to …'), or None (and remember it)."""
@@ -52,11 +52,10 @@ class FileDeduper:
         except OSError:
             size = None
         if size is not None:
-            if size not in self._sizes:  # no earlier file of this size: nothing to repeat
-                self._sizes.add(size)
-                self._unhashed[size] = str(path)
+            if size not in self._first_of_size:  # no earlier file of this size: nothing to repeat
+                self._first_of_size[size] = str(path)
                 return None
-            first = self._unhashed.pop(size, None)
+            first, self._first_of_size[size] = self._first_of_size[size], None
             if first is not None:  # the earlier file of this size, hashed now that it has company
                 first_digest = file_sha256(first)
                 if first_digest is not None:
