@@ -10,6 +10,7 @@ does only the rest. Memory is bounded by the largest single file, not by the siz
 from __future__ import annotations
 
 import hashlib
+import itertools
 from functools import partial
 import json
 import os
@@ -21,8 +22,8 @@ from pathlib import Path
 from .errors import AipolicyError
 from .ingest import discover
 from .documents import document_records, documents_path
-from .pipeline import (DOCUMENT_COLUMNS, MANIFEST_COLUMNS, UNIT_COLUMNS, PipelineOptions, excluded_by, not_read_summary, one_line,
-                       process_file)
+from .pipeline import (DOCUMENT_COLUMNS, MANIFEST_COLUMNS, UNIT_COLUMNS, PipelineOptions, excluded_by, label_stage,
+                       not_read_summary, one_line, process_file, read_stage)
 from .settings import DEFAULT_EXCLUDE, DEFAULT_MAX_BYTES
 from .tables import (append_xlsx, atomic_dir, atomic_path, check_output_path, csv_body, csv_header, manifest_path,
                      output_lock, remove_stale_temps, safe_frame, safe_str, save_workbook, write_rows_csv)
@@ -109,10 +110,21 @@ def _part_bytes(columns: dict, part: str, names: list[str]) -> bytes:
 
 
 def _label(task, model):
-    """One file through the pipeline with the classifier: (state record, its columns or None)."""
+    """One file through the pipeline with the classifier: (state record, its columns or None). A task
+    with a seventh item, (read_stage result, seconds it took), was read already (``_read_ahead``)."""
     idx, path, source, part, options = task[:5]
-    res = process_file(path, source, options, label=partial(model.label_columns, normalised=True))
-    return dict(idx=idx, **res.manifest_row, part="", documents=res.documents), res.columns
+    label = partial(model.label_columns, normalised=True)
+    if len(task) > 6 and task[6] is not None:
+        read, spent = task[6]
+        res = label_stage(read, label, options, spent=spent)
+    else:
+        res = process_file(path, source, options, label=label)
+    return _record(idx, res), res.columns
+
+
+def _record(idx: int, res) -> dict:
+    """A file's state record (before its part is written)."""
+    return dict(idx=idx, **res.manifest_row, part="", documents=res.documents)
 
 
 def _label_file(task) -> dict:
@@ -140,15 +152,21 @@ def _label_file_remote(task, plugin_name: str):
     return rec, _part_bytes(columns, task[3], label_columns(model.categories_))
 
 
-def _warm_up() -> None:
+def _warm_up_reading() -> None:
+    """Build what reading a file needs (gazetteer, converter, boilerplate pattern), once, before forking."""
     from .cities import Gazetteer
     from .ingest import _boilerplate_re, _opencc
-    from .tokens import _cutter
 
-    _cutter()
     Gazetteer.default()
     _opencc()
     _boilerplate_re()
+
+
+def _warm_up() -> None:
+    from .tokens import _cutter
+
+    _warm_up_reading()
+    _cutter()
 
 
 # ------------------------------------------------------------------ the run
@@ -293,17 +311,94 @@ def _results(work: list, clf, model_dir: Path, jobs: int, thresholds: dict | Non
         return
     import multiprocessing as mp
 
-    _warm_up()  # build the tokenizer, gazetteer and converters once, before the workers fork
-    if hasattr(os, "fork"):
-        # workers inherit the model already loaded (and verified) here: no reload per worker
-        ctx, initargs = mp.get_context("fork"), (clf, None)
-        close = () if lock_fd is None else (lock_fd,)
-    else:  # spawned workers inherit no descriptor
-        ctx, initargs, close = mp.get_context(), (None, str(model_dir), thresholds), ()
+    from .tokens import _cutter
+
     # largest files first, so that no big file is left running alone at the end; the records are put
     # back in input order by the caller, so the output does not depend on the order they finish in
-    largest_first = sorted(work, key=_size, reverse=True)
-    yield from _WorkerPool(ctx, min(jobs, len(work)), (initargs, close, os.getpid())).run(largest_first)
+    tasks = sorted(work, key=_size, reverse=True)
+    if not hasattr(os, "fork"):  # spawned workers inherit no descriptor, and build everything themselves
+        ctx, initargs, close = mp.get_context(), (None, str(model_dir), thresholds), ()
+    else:
+        # workers inherit the model already loaded (and verified) here, and the tokenizer, gazetteer and
+        # converters built here once: no reload per worker
+        ctx, initargs = mp.get_context("fork"), (clf, None)
+        close = () if lock_fd is None else (lock_fd,)
+        if not _cutter.cache_info().currsize:  # else built already, by an earlier run in this process
+            _warm_up_reading()
+            read = _read_ahead(ctx, tasks[::-1], _cutter, (close, os.getpid()))  # smallest files first
+            for idx, (res, _) in read.items():
+                if res.status != "ok":
+                    yield _record(idx, res)
+            # the files read ahead (the smallest) are labelled last
+            tasks = ([t for t in tasks if t[0] not in read]
+                     + [t[:6] + (read[t[0]],) for t in tasks if t[0] in read and read[t[0]][0].status == "ok"])
+    _warm_up()
+    yield from _WorkerPool(ctx, min(jobs, len(work)), (initargs, close, os.getpid())).run(tasks)
+
+
+# ------------------------------------------------------------------ reading ahead while the tokenizer is built
+
+READ_AHEAD_BYTES = 256 * 1024  # only files this small are read ahead (a few tens of ms each)
+READ_AHEAD_GRACE = 0.25  # seconds the reader gets to finish its file once asked to stop
+
+
+def _read_ahead(ctx, tasks: list, build, args: tuple) -> dict:
+    """Call ``build()`` (the tokenizer: rjieba builds its dictionary in 0.1 s on one core, holding the GIL,
+    and a process forked before it would have to build its own) while a process forked just before runs
+    ``read_stage``, which needs no tokenizer, on the other core: on ``tasks`` in order (smallest first),
+    up to the first over ``READ_AHEAD_BYTES``. Returns what that process read by the time ``build``
+    returned: {input index: (read_stage result, seconds it took)}; the workers then only label those
+    files. Best effort: a reader that dies, or has not finished its file ``READ_AHEAD_GRACE`` seconds
+    after ``build`` returned, is stopped, and every file is left to the workers."""
+    small = [t[:5] for t in itertools.takewhile(lambda t: _size(t) <= READ_AHEAD_BYTES, tasks)]
+    if not small:
+        build()
+        return {}
+    conn, child = ctx.Pipe()
+    reader = ctx.Process(target=_reader_main, args=(child, small, *args), daemon=True, name="aipolicy-read")
+    reader.start()
+    child.close()
+    read, done = {}, False
+    try:
+        build()
+        conn.send(None)  # stop after the file you are on
+        if conn.poll(READ_AHEAD_GRACE):
+            while (item := conn.recv()) is not None:
+                read[item[0]] = item[1:]
+            done = True
+    except (EOFError, OSError):  # the reader died
+        pass
+    finally:
+        if not done:
+            reader.terminate()
+            read = {}
+        _reap(reader)
+        conn.close()
+    return read
+
+
+def _reader_main(conn, tasks: list, close: tuple, parent: int) -> None:
+    """The read-ahead process: ``read_stage`` on each task until the parent asks it to stop, then the
+    results, sent only then (the parent, building the tokenizer, reads nothing before: a full pipe would
+    block this process), and None."""
+    import time
+
+    _detach(close, parent)
+    read = []
+    for idx, path, source, _, options in tasks:
+        if conn.poll():
+            break
+        start = time.monotonic()
+        res = read_stage(path, source, options)
+        read.append((idx, res, time.monotonic() - start))
+    else:
+        conn.poll(None)  # every file read: wait for the parent to ask
+    try:
+        for item in read:
+            conn.send(item)
+        conn.send(None)
+    except (OSError, EOFError):
+        pass
 
 
 # ------------------------------------------------------------------ the local worker processes
@@ -467,7 +562,7 @@ class _WorkerPool:
     def _send(self, w: _Worker, task) -> None:
         w.tasks.append(task)  # also when the send fails: the worker is dead, and its death accounts for it
         try:
-            w.conn.send(task[:5] + (None,))
+            w.conn.send(task[:5] + (None,) + task[6:])  # the model is the worker's own
         except OSError:
             pass
 

@@ -98,16 +98,17 @@ class FileTimeout(SkipFile):
 
 
 @contextlib.contextmanager
-def time_budget(seconds: float):
+def time_budget(seconds: float, limit: float | None = None):
     """Raise FileTimeout in the block after ``seconds`` of wall time (a SIGALRM timer; in the main
     thread of a process only, elsewhere the block runs unbounded). A long call in C code is
-    interrupted when it returns to Python; the size limits bound those calls."""
+    interrupted when it returns to Python; the size limits bound those calls. ``limit``: the limit named
+    in the message, when ``seconds`` is what is left of it (default: ``seconds``)."""
     if not seconds or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
         yield
         return
 
     def expire(signum, frame):
-        raise FileTimeout(f"over a limit: took more than {seconds:g} s (see --limit file_timeout=...)")
+        raise FileTimeout(f"over a limit: took more than {limit or seconds:g} s (see --limit file_timeout=...)")
 
     old = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)

@@ -8,6 +8,7 @@ skipped — with the same one-line reason — by every command.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -132,25 +133,62 @@ def process_file(path: str | os.PathLike, source: str | None = None, options: Pi
 
     ``source`` is the name recorded in the units (default: the file name). ``label``, if given, maps
     the list of the units' matching texts (textnorm.normalise of the shown text) to extra columns (the
-    classifier's p_<category>, labels, evidence); it runs inside the same error boundary. ``dedupe`` (a duplicates.FileDeduper shared by the run) makes a
-    file reached twice or byte-identical to an earlier one come back as ``duplicate``, unread.
+    classifier's p_<category>, labels, evidence); it runs inside the same error boundary. ``dedupe`` (a
+    duplicates.FileDeduper shared by the run) makes a file reached twice or byte-identical to an earlier
+    one come back as ``duplicate``, unread. The same as :func:`label_stage` after :func:`read_stage`
+    (which a runner may call in different processes).
     """
+    start = time.monotonic()
+    res = read_stage(path, source, options, dedupe=dedupe)
+    return label_stage(res, label, options, spent=time.monotonic() - start)
+
+
+def read_stage(path: str | os.PathLike, source: str | None = None, options: PipelineOptions | None = None,
+               *, dedupe=None) -> FileResult:
+    """:func:`process_file` up to the labelling: a skipped file, or the units with their matching texts
+    still in the column ``NORM`` (for :func:`label_stage`)."""
     path = Path(path)
     name = safe_str(str(path))  # a file name that is not UTF-8 is written with backslash escapes
     options = options or PipelineOptions()
     pat = excluded_by(path.name, options.exclude)
     if pat:
         return FileResult(name, "skipped", f"excluded by pattern '{pat}' (see --exclude)")
+
+    def read() -> FileResult:
+        check_entry(path)  # before anything opens it (a FIFO would block)
+        repeat = dedupe.check(path) if dedupe is not None else None
+        if repeat:
+            return FileResult(name, "duplicate", one_line(f"{repeat} (read once)"))
+        cols, documents = _read_units(path, source or safe_str(path.name), options)
+        return FileResult(name, "ok", "", cols, documents)
+
+    return _guarded(name, read, options.effective_limits.file_timeout)
+
+
+def label_stage(res: FileResult, label: Callable[[list[str]], dict] | None,
+                options: PipelineOptions | None = None, *, spent: float = 0.0) -> FileResult:
+    """The rest of :func:`process_file` for a :func:`read_stage` result: ``label`` on the units' matching
+    texts, inside the error policy and what ``spent`` (seconds taken by the reading) leaves of the file's
+    time budget; the matching texts dropped."""
+    if res.columns is None:
+        return res
+    cols = res.columns
+
+    def finish() -> FileResult:
+        if label is not None:
+            cols.update(label_in_chunks(label, cols[NORM]))
+        del cols[NORM]
+        return res
+
+    limit = (options or PipelineOptions()).effective_limits.file_timeout
+    return _guarded(res.file, finish, limit, spent)
+
+
+def _guarded(name: str, stage: Callable[[], FileResult], limit: float | None, spent: float = 0.0) -> FileResult:
+    """``stage()`` under the error policy, within the per-file time ``limit`` less ``spent``."""
     try:
-        with time_budget(options.effective_limits.file_timeout):
-            check_entry(path)  # before anything opens it (a FIFO would block)
-            repeat = dedupe.check(path) if dedupe is not None else None
-            if repeat:
-                return FileResult(name, "duplicate", one_line(f"{repeat} (read once)"))
-            cols, documents = _read_units(path, source or safe_str(path.name), options)
-            if label is not None:
-                cols.update(label_in_chunks(label, cols[NORM]))
-            del cols[NORM]
+        with time_budget(max(limit - spent, 1e-3) if limit else limit, limit):
+            return stage()
     except SkipFile as e:
         return FileResult(name, "skipped", one_line(str(e)))
     except FILE_ERRORS as e:
@@ -158,7 +196,6 @@ def process_file(path: str | os.PathLike, source: str | None = None, options: Pi
     except Exception as e:
         return FileResult(name, "skipped", one_line(f"{INTERNAL_ERROR}{type(e).__name__}: {e} (a bug; please "
                                                     "report it with the file)"))
-    return FileResult(name, "ok", "", cols, documents)
 
 
 LABEL_CHUNK = 5_000  # units labelled at once: bounds the classifier's memory on a file of many units
