@@ -20,7 +20,73 @@ from functools import lru_cache
 def _opencc():
     import opencc
 
+    _t2s_changes()  # built with the converter: the label runner builds both before its workers fork
     return opencc.OpenCC("t2s")
+
+
+@lru_cache(maxsize=1)
+def _t2s_changes():
+    """What OpenCC's t2s can change, from the list shipped for one OpenCC version (data/opencc_t2s_changes.txt,
+    derived and tested by tests/opencc_changes.py): (kind of every code point — 1 for a character t2s
+    changes on its own, 2 for the character a phrase changes —, {such a character: [(phrase, its offset
+    in the phrase)]}); None under any other OpenCC version."""
+    import numpy as np
+    import opencc
+
+    from .resources import read_lines
+
+    version, *lines = read_lines("opencc_t2s_changes.txt")
+    if version != f"opencc {opencc.__version__}":
+        return None
+    fields = [line.split(": ", 1) for line in lines]
+    chars = "".join(v for name, v in fields if name == "chars")
+    kind = np.zeros(0x110000, dtype=np.uint8)
+    kind[np.frombuffer(chars.encode("utf-32-le"), dtype=np.uint32)] = 1
+    phrases: dict[str, list[tuple[str, int]]] = {}
+    for pair in (p for name, v in fields if name == "phrases" for p in v.split()):
+        key, value = pair.split(">")
+        at = next((i for i, (k, v) in enumerate(zip(key, value)) if k != v), 0)  # the character it changes
+        kind[ord(key[at])] = 2
+        phrases.setdefault(key[at], []).append((key, at))
+    return kind, phrases
+
+
+def t2s(text: str) -> str:
+    """OpenCC traditional→simplified of ``text``, converting only the lines that hold a character t2s
+    changes or a phrase it changes (``_t2s_changes``): the same text as converting it whole. No key of
+    t2s's dictionaries holds a line break, so no replacement crosses one and the lines convert
+    independently; a line holding neither holds no key whose value differs from it, so t2s leaves it as
+    it is (tested). A Chinese report in simplified characters has a handful of such lines, or none."""
+    import numpy as np
+
+    cc = _opencc()
+    changes = _t2s_changes()
+    if changes is None:
+        return cc.convert(text)
+    kind, phrases = changes
+    try:
+        cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    except UnicodeEncodeError:  # a lone surrogate: what OpenCC does with it
+        return cc.convert(text)
+    hits = np.flatnonzero(kind[cps])
+    if not len(hits):
+        return text
+    alone = kind[cps[hits]] == 1
+    todo = hits[alone].tolist() + [  # and where a listed phrase holds the character it changes
+        p for p in hits[~alone].tolist() if any(p >= at and text.startswith(key, p - at) for key, at in phrases[text[p]])]
+    spans = []  # (start, end) of each line to convert
+    for p in sorted(todo):
+        if not spans or p >= spans[-1][1]:
+            end = text.find("\n", p)
+            spans.append((text.rfind("\n", 0, p) + 1, len(text) if end < 0 else end))
+    if not spans:
+        return text
+    out, last = [], 0
+    for (a, b), line in zip(spans, cc.convert("\n".join([text[a:b] for a, b in spans])).split("\n")):
+        out += [text[last:a], line]
+        last = b
+    out.append(text[last:])
+    return "".join(out)
 
 
 # runs of spaces, tabs, no-break and ideographic spaces become one space; a lone space is left as it is
@@ -97,7 +163,7 @@ def tidy(text: str) -> str:
 
 def normalise(text: str) -> str:
     """Traditional→simplified (OpenCC), NFKC (full-width ASCII → half-width), tidy whitespace."""
-    text = halfwidth(_opencc().convert(text))
+    text = halfwidth(t2s(text))
     if not unicodedata.is_normalized("NFKC", text):
         text = nfkc_by_line(text)
     return _lines(text, _SPACE_BY_HAN)
