@@ -226,20 +226,35 @@ def word_code_points(text: str):
     return cps[_is_word(cps)]
 
 
-def strip_non_word(texts) -> list[str]:
-    """``[NON_WORD.sub("", t) for t in texts]``: one look-up pass over all the texts' code points."""
+def word_points(texts: list[str]):
+    """The code points (uint32 array) of ``NON_WORD.sub("", t)`` for every text, one after the other, and
+    how many each text keeps (int64 array); None when a text holds a lone surrogate."""
     import numpy as np
 
-    texts = list(texts)
     try:
         cps = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
     except UnicodeEncodeError:
-        return [NON_WORD.sub("", t) for t in texts]
+        return None
     keep = _is_word(cps)
-    kept = cps[keep].tobytes().decode("utf-32-le")
-    ends = np.zeros(len(texts) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)), out=ends[1:])
+    ends = np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))
     kept_before = np.zeros(len(cps) + 1, dtype=np.int64)
     np.cumsum(keep, out=kept_before[1:])
-    bounds = kept_before[ends].tolist()  # where each text's kept characters start in ``kept``
+    return cps[keep], np.diff(kept_before[ends], prepend=0)
+
+
+def split_points(cps, lens) -> list[str]:
+    """The texts of ``word_points``: its code points cut into strings of the given lengths."""
+    import numpy as np
+
+    kept = cps.tobytes().decode("utf-32-le")
+    bounds = [0] + np.cumsum(lens).tolist()
     return [kept[a:b] for a, b in zip(bounds, bounds[1:])]
+
+
+def strip_non_word(texts) -> list[str]:
+    """``[NON_WORD.sub("", t) for t in texts]``: one look-up pass over all the texts' code points."""
+    texts = list(texts)
+    got = word_points(texts)
+    if got is None:
+        return [NON_WORD.sub("", t) for t in texts]
+    return split_points(*got)

@@ -22,7 +22,7 @@ import re
 import numpy as np
 
 from .duplicates import flat_keys
-from .textnorm import NON_WORD, strip_non_word
+from .textnorm import NON_WORD, split_points, strip_non_word, word_points
 
 MAX_CHARS = 500
 # private keys of a unit row, read by the place and label stages and dropped before output
@@ -114,18 +114,25 @@ def _prefix_len(n: int, threshold: float) -> int:
     return n - math.ceil(threshold * n - 1e-9) + 1
 
 
-def _position_codes(keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def _position_codes(keys: list[str], points: tuple[np.ndarray, np.ndarray] | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """(owner, codes): the code of every 4-gram position of every key, in text order, then the single
-    code of each key shorter than a 4-gram; ``owner`` is the key of each code. Repeats are kept."""
-    lens = np.fromiter(map(len, keys), dtype=np.int64, count=len(keys))
-    cps = np.frombuffer("".join(keys).encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
-    owner_of = np.repeat(np.arange(len(keys), dtype=np.int64), lens)
+    code of each key shorter than a 4-gram; ``owner`` is the key of each code. Repeats are kept.
+    ``points``: the keys' code points one after the other and the length of each, if already known
+    (``textnorm.word_points``); then ``keys`` is not read."""
+    if points is None:
+        points = (np.frombuffer("".join(keys).encode("utf-32-le", "surrogatepass"), dtype=np.uint32),
+                  np.fromiter(map(len, keys), dtype=np.int64, count=len(keys)))
+    cps, lens = points[0].astype(np.uint64), points[1]
+    owner_of = np.repeat(np.arange(len(lens), dtype=np.int32), lens)
     m = max(len(cps) - SHINGLE + 1, 0)
     with np.errstate(over="ignore"):
         h = cps[:m] * _P
-        h = (h + cps[1:m + 1]) * _P
-        h = (h + cps[2:m + 2]) * _P
-        h = h + cps[3:m + 3]
+        h += cps[1:m + 1]
+        h *= _P
+        h += cps[2:m + 2]
+        h *= _P
+        h += cps[3:m + 3]
         inside = owner_of[:m] == owner_of[SHINGLE - 1:]  # a 4-gram within one key
         short = np.flatnonzero(lens < SHINGLE)  # a key shorter than a 4-gram is its own single shingle
         hs = np.full(len(short), _SHORT, dtype=np.uint64)
@@ -225,10 +232,12 @@ def duplicate_mask(texts: list[str], threshold: float = NEAR_DUP) -> list[bool]:
     the order, so the candidates stay few and the time linear in the number of texts. Shingles are
     held as sorted int32 ranks (4 bytes each), so 100,000 paragraphs take tens of MB, not GB.
     """
-    keys = strip_non_word(texts)  # [_KEY_STRIP.sub("", t) for t in texts], in one pass
-    positions = _position_codes(keys)
-    if _none_can_match(len(keys), *positions, threshold):  # most documents: no pair comes near t
-        return [False] * len(keys)
+    points = word_points(texts)  # the code points of [_KEY_STRIP.sub("", t) for t in texts], in one pass
+    keys = strip_non_word(texts) if points is None else None
+    positions = _position_codes(keys, points)
+    if _none_can_match(len(texts), *positions, threshold):  # most documents: no pair comes near t
+        return [False] * len(texts)
+    keys = keys if keys is not None else split_points(*points)
     ranks, single = _ranked(keys, positions)
     index: dict[int, list[int]] = {}  # shingle rank -> kept texts, as text * _POS + position in its prefix
     kept_keys: set[str] = set()
