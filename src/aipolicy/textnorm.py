@@ -28,8 +28,8 @@ def _opencc():
 def _t2s_changes():
     """What OpenCC's t2s can change, from the list shipped for one OpenCC version (data/opencc_t2s_changes.txt,
     derived and tested by tests/opencc_changes.py): (kind of every code point — 1 for a character t2s
-    changes on its own, 2 for the character a phrase changes —, {such a character: [(phrase, its offset
-    in the phrase)]}); None under any other OpenCC version."""
+    changes on its own, 2 for the character a listed phrase changes —, a pattern finding the listed
+    phrases, the length of the longest); None under any other OpenCC version."""
     import numpy as np
     import opencc
 
@@ -42,13 +42,12 @@ def _t2s_changes():
     chars = "".join(v for name, v in fields if name == "chars")
     kind = np.zeros(0x110000, dtype=np.uint8)
     kind[np.frombuffer(chars.encode("utf-32-le"), dtype=np.uint32)] = 1
-    phrases: dict[str, list[tuple[str, int]]] = {}
+    keys = []
     for pair in (p for name, v in fields if name == "phrases" for p in v.split()):
         key, value = pair.split(">")
-        at = next((i for i, (k, v) in enumerate(zip(key, value)) if k != v), 0)  # the character it changes
-        kind[ord(key[at])] = 2
-        phrases.setdefault(key[at], []).append((key, at))
-    return kind, phrases
+        kind[ord(next((k for k, v in zip(key, value) if k != v), key[0]))] = 2  # the character it changes
+        keys.append(key)
+    return kind, re.compile("|".join(map(re.escape, keys))), max(map(len, keys))
 
 
 def t2s(text: str) -> str:
@@ -63,7 +62,7 @@ def t2s(text: str) -> str:
     changes = _t2s_changes()
     if changes is None:
         return cc.convert(text)
-    kind, phrases = changes
+    kind, phrases, longest = changes
     try:
         cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
     except UnicodeEncodeError:  # a lone surrogate: what OpenCC does with it
@@ -72,8 +71,11 @@ def t2s(text: str) -> str:
     if not len(hits):
         return text
     alone = kind[cps[hits]] == 1
-    todo = hits[alone].tolist() + [  # and where a listed phrase holds the character it changes
-        p for p in hits[~alone].tolist() if any(p >= at and text.startswith(key, p - at) for key, at in phrases[text[p]])]
+    todo = hits[alone].tolist()
+    for p in hits[~alone].tolist():
+        # a listed phrase holding the character at p lies within ``longest`` of it; it is found, or
+        # overlaps a phrase found before it (in the same line, as no phrase holds a line break)
+        todo += [m.start() for m in phrases.finditer(text, max(p - longest + 1, 0), p + longest)]
     spans = []  # (start, end) of each line to convert
     for p in sorted(todo):
         if not spans or p >= spans[-1][1]:
