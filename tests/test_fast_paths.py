@@ -303,6 +303,36 @@ def test_lines_prechecks_skip_only_substitutions_that_change_nothing():
             assert _lines(text, by_han) == always(text, by_han), repr(text)
 
 
+def test_control_characters_found_by_table_and_kept_through_normalisation():
+    # _has_controls looks code points up in a table of the regex's characters; t2s, halfwidth and NFKC
+    # neither make nor remove a control character or line separator, so tidy_and_normalise searches the
+    # text once for both forms
+    import random
+    import sys
+    import unicodedata
+
+    from aipolicy.textnorm import (_CONTROL_OR_SEPARATOR, _code_points, _control_table, _has_controls, halfwidth,
+                                   normalise, tidy, tidy_and_normalise)
+
+    table = _control_table()
+    every = "".join(chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c < 0xE000)
+    found = [i for i, c in enumerate(every) if _CONTROL_OR_SEPARATOR.match(c)]
+    assert found == [i for i, c in enumerate(every) if table[min(ord(c), len(table) - 1)]]
+    controls = [every[i] for i in found]
+    assert all(unicodedata.decomposition(c) == "" for c in controls)  # no composition makes one
+    for c in every:  # nor a decomposition, and NFKC keeps each one
+        assert (_CONTROL_OR_SEPARATOR.search(unicodedata.normalize("NFKC", c)) is None) == (c not in controls), c
+    rest = "".join(c for c in every if c not in set(controls))
+    assert _CONTROL_OR_SEPARATOR.search(halfwidth(rest)) is None  # (t2s's dictionaries: test_textnorm_t2s)
+    rng = random.Random(5)
+    alphabet = list("数据發展覆盖反覆a。 ，\n\r\t") + ["\u3000", "\u00a0", "\uff21", "\u2460", "\x00", "\x0b", "\x1f",
+                                                       "\x85", "\u2028", "\U00020000", "e\u0301"]
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        assert _has_controls(text, _code_points(text)) == (_CONTROL_OR_SEPARATOR.search(text) is not None)
+        assert tidy_and_normalise(text) == (tidy(text), normalise(text)), repr(text)
+
+
 def test_strip_non_word_equals_the_regex():
     import random
     import re

@@ -42,6 +42,8 @@ def test_shipped_list_is_derived_from_the_installed_opencc(derived):
 
 def test_no_key_or_value_holds_a_line_break_and_no_character_listed_is_ascii(derived, entries):
     assert not any("\n" in k or "\r" in k or any("\n" in v for v in vs) for k, vs in entries)
+    # nor a control character or line separator (textnorm._normalise: t2s neither makes nor removes one)
+    assert not any(textnorm._CONTROL_OR_SEPARATOR.search(k + "".join(vs)) for k, vs in entries)
     assert not any(c.isascii() for c in derived[0])
 
 

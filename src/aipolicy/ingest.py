@@ -147,7 +147,7 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
 
 # --------------------------------------------------------------------------- cleaning
 
-from .textnorm import _FULLWIDTH, _opencc, halfwidth, normalise, tidy  # noqa: E402,F401  (re-exported)
+from .textnorm import _FULLWIDTH, _opencc, halfwidth, normalise, tidy, tidy_and_normalise  # noqa: E402,F401  (re-exported)
 
 
 @lru_cache(maxsize=1)
@@ -163,7 +163,8 @@ def clean_lines(text: str) -> tuple[list[str], list[str]]:
     """(shown, normalised) non-empty lines, page chrome and web boilerplate removed (matched on the
     normalised form)."""
     shown, norm = [], []
-    for disp, n in zip(tidy(text).split("\n"), normalise(text).split("\n")):
+    shown_text, norm_text = tidy_and_normalise(text)
+    for disp, n in zip(shown_text.split("\n"), norm_text.split("\n")):
         if n and not is_boilerplate(n):
             shown.append(disp)
             norm.append(n)

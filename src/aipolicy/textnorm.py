@@ -50,23 +50,31 @@ def _t2s_changes():
     return kind, re.compile("|".join(map(re.escape, keys))), max(map(len, keys))
 
 
-def t2s(text: str) -> str:
+def _code_points(text: str):
+    """The code points of ``text`` (uint32 array); None when it holds a lone surrogate."""
+    import numpy as np
+
+    try:
+        return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    except UnicodeEncodeError:
+        return None
+
+
+def t2s(text: str, cps=None) -> str:
     """OpenCC traditional→simplified of ``text``, converting only the lines that hold a character t2s
     changes or a phrase it changes (``_t2s_changes``): the same text as converting it whole. No key of
     t2s's dictionaries holds a line break, so no replacement crosses one and the lines convert
     independently; a line holding neither holds no key whose value differs from it, so t2s leaves it as
-    it is (tested). A Chinese report in simplified characters has a handful of such lines, or none."""
+    it is (tested). A Chinese report in simplified characters has a handful of such lines, or none.
+    ``cps``: ``_code_points(text)`` if already known."""
     import numpy as np
 
     cc = _opencc()
     changes = _t2s_changes()
-    if changes is None:
+    cps = _code_points(text) if cps is None and changes is not None else cps
+    if changes is None or cps is None:  # (a lone surrogate: what OpenCC does with it)
         return cc.convert(text)
     kind, phrases, longest = changes
-    try:
-        cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    except UnicodeEncodeError:  # a lone surrogate: what OpenCC does with it
-        return cc.convert(text)
     hits = np.flatnonzero(kind[cps])
     if not len(hits):
         return text
@@ -109,16 +117,13 @@ _SPACE_BY_HAN_DISPLAY = re.compile(rf" (?:(?<=[{_HAN}{_KEPT_PUNCT}] )|(?=[{_HAN}
 _FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 
 
-def halfwidth(text: str) -> str:
+def halfwidth(text: str, cps=None) -> str:
     """``text.translate(_FULLWIDTH)`` as one numpy pass over the code points (15× faster on Chinese
-    text, where full-width punctuation is everywhere)."""
-    import numpy as np
-
+    text, where full-width punctuation is everywhere). ``cps``: ``_code_points(text)`` if already known."""
     if text.isascii():
         return text
-    try:
-        cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    except UnicodeEncodeError:  # a lone surrogate: let str.translate keep it
+    cps = _code_points(text) if cps is None else cps
+    if cps is None:  # a lone surrogate: let str.translate keep it
         return text.translate(_FULLWIDTH)
     wide = (cps >= 0xFF01) & (cps <= 0xFF5E)
     space = cps == 0x3000
@@ -140,6 +145,26 @@ _CONTROLS = re.compile(f"[{_CONTROL_CHARS}]")
 _CONTROL_OR_SEPARATOR = re.compile(f"[{_SEPARATOR_CHARS}{_CONTROL_CHARS}]")
 
 
+@lru_cache(maxsize=1)
+def _control_table():
+    """For every code point below U+2030: is it in ``_CONTROL_OR_SEPARATOR``? (None above U+2029 is, nor
+    U+202F, which stands for all above it in ``_has_controls``; tested.)"""
+    import numpy as np
+
+    return np.fromiter((_CONTROL_OR_SEPARATOR.match(chr(c)) is not None for c in range(0x2030)), dtype=bool,
+                       count=0x2030)
+
+
+def _has_controls(text: str, cps=None) -> bool:
+    """``_CONTROL_OR_SEPARATOR.search(text) is not None``, by a table look-up per code point when they are
+    known (``cps``, of ``text``)."""
+    import numpy as np
+
+    if cps is None:
+        return _CONTROL_OR_SEPARATOR.search(text) is not None
+    return bool(np.take(_control_table(), cps, mode="clip").any())
+
+
 def has_space_run(text: str) -> bool:
     """Could ``_SPACE_RUN`` match in ``text``? Each of its matches starts with a tab, no-break or
     ideographic space, or is a space followed by one of those or a space: four substring tests (each a
@@ -147,8 +172,10 @@ def has_space_run(text: str) -> bool:
     return "  " in text or "\t" in text or "\u3000" in text or "\u00a0" in text
 
 
-def _lines(text: str, by_han: re.Pattern) -> str:
-    if _CONTROL_OR_SEPARATOR.search(text):
+def _lines(text: str, by_han: re.Pattern, controls: bool | None = None) -> str:
+    """The whitespace rules; ``controls``: whether ``text`` holds a control character or line separator,
+    if already known."""
+    if _CONTROL_OR_SEPARATOR.search(text) if controls is None else controls:
         text = _CONTROLS.sub("", _LINE_SEPARATORS.sub("\n", text))
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     # per line: space runs collapsed, the line stripped, spaces next to Chinese dropped — each step as one
@@ -165,10 +192,27 @@ def tidy(text: str) -> str:
 
 def normalise(text: str) -> str:
     """Traditional→simplified (OpenCC), NFKC (full-width ASCII → half-width), tidy whitespace."""
-    text = halfwidth(t2s(text))
+    return _normalise(text, _code_points(text))
+
+
+def tidy_and_normalise(text: str) -> tuple[str, str]:
+    """``(tidy(text), normalise(text))``, the code points read and searched for control characters once."""
+    cps = _code_points(text)
+    controls = _has_controls(text, cps)
+    return _lines(text, _SPACE_BY_HAN_DISPLAY, controls), _normalise(text, cps, controls)
+
+
+def _normalise(text: str, cps, controls: bool | None = None) -> str:
+    """``normalise(text)``; ``cps``: ``_code_points(text)``, ``controls``: ``_has_controls(text)`` if known.
+    The text holds a control character or line separator as much after t2s, halfwidth and NFKC as
+    before: none of them makes or changes one (tested)."""
+    if controls is None:
+        controls = _has_controls(text, cps)
+    simplified = t2s(text, cps)
+    text = halfwidth(simplified, cps if simplified is text else None)
     if not unicodedata.is_normalized("NFKC", text):
         text = nfkc_by_line(text)
-    return _lines(text, _SPACE_BY_HAN)
+    return _lines(text, _SPACE_BY_HAN, controls)
 
 
 def nfkc_by_line(text: str) -> str:
