@@ -51,3 +51,29 @@ def test_near_duplicate_documents():
     assert d.check("doc2", ["另一个网站", *edited, "责任编辑：某某"]) == "doc1"
     assert d.check("doc3", ["完全不同的文章，讨论算力调度和绿色数据中心的建设问题。"] * 2) == ""
     assert d.check("doc4", PARAS[1:3]) == ""  # shares two of six paragraphs: not a duplicate
+
+
+def test_sketch_equals_the_plain_definition():
+    # the bottom-k unique values of ((5-gram polynomial in _BASE) * _MIX mod 2**64) >> 32 over the
+    # letters and digits of the text, hashed in place in numpy and sorted in 32 bits
+    import random
+
+    from aipolicy.duplicates import _BASE, _MIX, SHINGLE, sketch
+    from aipolicy.textnorm import NON_WORD
+
+    def plain(paragraphs, k):
+        cps = [ord(c) for c in NON_WORD.sub("", "".join(paragraphs))]
+        hashes = set()
+        for i in range(len(cps) - SHINGLE + 1):
+            h = 0
+            for c in cps[i:i + SHINGLE]:
+                h = (h * int(_BASE) + c) % 2**64
+            hashes.add((h * int(_MIX) % 2**64) >> 32)
+        return tuple(sorted(hashes)[:k])
+
+    rng = random.Random(2)
+    alphabet = list("数据算力模型，。 ab12") + ["\U00020000", "\uffff"]
+    for n in (0, 4, 5, 6, 40, 700, 3000):
+        paragraphs = ["".join(rng.choice(alphabet) for _ in range(n)) for _ in range(rng.randint(1, 3))]
+        for k in (1, 16, 128):
+            assert sketch(paragraphs, k) == plain(paragraphs, k)

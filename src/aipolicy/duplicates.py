@@ -97,10 +97,14 @@ def sketch(paragraphs, k: int = SKETCH_SIZE) -> tuple[int, ...]:
         return ()
     cps = cps.astype(np.uint64)
     m = len(cps) - SHINGLE + 1
-    h = np.zeros(m, dtype=np.uint64)
-    for j in range(SHINGLE):
-        h = h * _BASE + cps[j:j + m]
-    h = (h * _MIX) >> np.uint64(32)  # Fibonacci hashing: well-mixed 32-bit values
+    with np.errstate(over="ignore"):  # sum of cps[i + j] * _BASE ** (SHINGLE - 1 - j), modulo 2**64, in place
+        h = cps[:m] * _BASE
+        for j in range(1, SHINGLE - 1):
+            h += cps[j:j + m]
+            h *= _BASE
+        h += cps[SHINGLE - 1:SHINGLE - 1 + m]
+        h *= _MIX
+    h = (h >> np.uint64(32)).astype(np.uint32)  # Fibonacci hashing: well-mixed 32-bit values (sorted in 32 bits)
     return tuple(int(x) for x in _bottom_unique(h, k))
 
 
