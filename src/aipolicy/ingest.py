@@ -147,7 +147,8 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
 
 # --------------------------------------------------------------------------- cleaning
 
-from .textnorm import _FULLWIDTH, _opencc, halfwidth, normalise, tidy, tidy_and_normalise  # noqa: E402,F401  (re-exported)
+from .textnorm import (_FULLWIDTH, _opencc, halfwidth, normalise, tidy,  # noqa: E402,F401  (re-exported)
+                       tidy_and_normalise)
 
 
 @lru_cache(maxsize=1)

@@ -94,8 +94,9 @@ def _shingle_codes(key: str) -> np.ndarray:
     cps = np.frombuffer(key.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
     if len(cps) < SHINGLE:
         h = _SHORT
-        for c in cps:
-            h = h * _P + c
+        with np.errstate(over="ignore"):  # arithmetic modulo 2**64, as below
+            for c in cps:
+                h = h * _P + c
         return np.array([h], dtype=np.uint64)
     with np.errstate(over="ignore"):
         h = cps[:-3] * _P
