@@ -274,6 +274,17 @@ def test_metadata_line_tests_equal_the_regex_scans_they_replace():
         ref = bool(s) and len(s) <= 14 and bool(_DATE_RE.fullmatch(s) or _ISO_DATE_RE.fullmatch(s))
         assert _is_date_line(ln) == ref, ln
         assert (_FOUR_HAN.match(ln) is None) == (len(re.findall(r"[\u4e00-\u9fff]", ln)) < 4), ln
+    # long lines (the first 64 characters decide when they hold more than 14 that are not spaces)
+    import random
+
+    rng = random.Random(4)
+    dates = ["2025年6月12日", "二〇二五年十二月三十一日", "2025-06-12", "2025年6月", "2025/6/1"]
+    spaces = ["", "", " ", "\u3000", "\t", " " * 30, " " * 70]
+    for _ in range(5000):
+        ln = "".join(c + rng.choice(spaces) for c in rng.choice(dates)) + rng.choice(["", "", "日", "x" * 60])
+        s = re.sub(r"\s+", "", ln)
+        ref = bool(s) and len(s) <= 14 and bool(_DATE_RE.fullmatch(s) or _ISO_DATE_RE.fullmatch(s))
+        assert _is_date_line(ln) == ref, ln
     texts = [["一、2024年工作回顾", "加强政府自身建设", "今年主要工作任务"], ["年工作安排"], ["工作", "回顾"], [],
              ["二、工作回顾与今年工作安排"]]
     for t in texts:
@@ -458,3 +469,25 @@ def test_char_ngrams_of_texts_too_short_for_any_ngram():
     X = _char_ngram_csr(["", "a"], (2, 3), 10)
     assert X.shape == (2, 1024) and X.nnz == 0 and list(X.indptr) == [0, 0, 0]
     assert _char_ngram_csr(["", "ab"], (2, 3), 10).nnz == 1
+
+
+def test_notice_body_precheck_and_lazy_news_type_equal_the_plain_versions():
+    import random
+
+    from aipolicy.metadata import _NOTICE_BODY, _TYPE_RULES, doc_type_of, _notice_body
+
+    rng = random.Random(13)
+    # the slots of a match, each with variants that break it
+    slots = [["现将", "现", "", "\n"], ["《"], ["方案", "", "\n"], ["》", ""], ["", "已经市政府同意，", "\n"],
+             ["现", "现予", "", "予"], ["印发", "转发", "发布", "发", "布", "印"], ["给", "", "\n"]]
+    for _ in range(6000):
+        head = "".join(rng.choice(slot) for slot in slots for _ in range(rng.choice([1, 1, 1, 2])))
+        want, got = _NOTICE_BODY.search(head), _notice_body(head)
+        assert (got and (got.span(), got.groups())) == (want and (want.span(), want.groups())), head
+    # _fallbacks asks for news marks only when the title's type is 其他 or '': the only results news changes
+    words = [w for rx, _ in _TYPE_RULES for w in rx.pattern.replace("(?<!办)", "").replace("$", "").split("|")]
+    words = [w.strip("()[（(]") for w in words] + ["数据", "（2025年）", "(试行)", " ", "", "办"]
+    for _ in range(3000):
+        title = "".join(rng.choice(words) for _ in range(rng.randint(0, 4)))
+        plain = doc_type_of(title)
+        assert doc_type_of(title, news=True) == ("新闻评论" if plain in ("其他", "") else plain), title

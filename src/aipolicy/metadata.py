@@ -39,16 +39,18 @@ _DOC_NUMBER_RE = re.compile(
     r"|[\u4e00-\u9fff]{1,12}令\s*第\s*(?:\d{1,4}|[〇零一二三四五六七八九十百]{1,6})\s*号")
 
 
-# what each alternative of _DOC_NUMBER_RE must contain: a bracketed year, or 令 … 第
-_DOC_NUMBER_HINT = re.compile(rf"[{_BRACKETS}]\s*(?:19|20)\d\d|令\s*第")
+# what each alternative of _DOC_NUMBER_RE must contain: a bracketed year, or 令 … 第. Matched as one of
+# those openers, then a year or 第 (a few places more than needed, e.g. "令 2024"): a pattern that opens
+# with a character class is scanned by re's fast character-set prefix search (about 2.5 times faster here)
+_DOC_NUMBER_HINT = re.compile(rf"[{_BRACKETS}令]\s*(?:(?:19|20)\d\d|第)")
 
 
 def _doc_number(text: str):
     """``_DOC_NUMBER_RE.search(text)`` without its slow scan (up to 14 characters tried at every position):
     every match holds a ``_DOC_NUMBER_HINT`` (a bracket before a year, or 令 … 第) 1 to 14 characters after
     its start, so the pattern is tried only at the 14 positions before each hint, in order. Those windows
-    cover every possible start, and the first window holding the leftmost match meets it before any later
-    start: the same match as the search (tested)."""
+    cover every possible start (more hints only add windows), and the first window holding the leftmost
+    match meets it before any later start: the same match as the search (tested)."""
     if "号" not in text:
         return None
     for hint in _DOC_NUMBER_HINT.finditer(text):
@@ -160,6 +162,9 @@ def parse_date(text: str) -> str:
 
 
 def _is_date_line(line: str) -> bool:
+    # a line's spaceless length is at least its first 64 characters': a long paragraph is rejected from them
+    if len(line) > 64 and len("".join(line[:64].split())) > 14:
+        return False
     s = "".join(line.split())  # re.sub(r"\s+", "", line): str.split's whitespace is re's \s (tested), faster
     return bool(s) and len(s) <= 14 and bool(_DATE_RE.fullmatch(s) or _ISO_DATE_RE.fullmatch(s))
 
@@ -233,8 +238,8 @@ def _title(lines: list[str], meta: DocMeta) -> int:
             continue
         title = s
         nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
-        if not _TITLE_END.search(s) and nxt and _TITLE_END.search(nxt) and len(s) + len(nxt) <= 80 \
-                and not _skip_as_title(nxt):
+        if nxt and len(s) + len(nxt) <= 80 and not _TITLE_END.search(s) and _TITLE_END.search(nxt) \
+                and not _skip_as_title(nxt):  # pure tests: the cheap length test first
             title = s + nxt  # a title set on two lines
         if not meta.title:
             meta.title, meta.found["title"] = title, "first heading"
@@ -259,13 +264,20 @@ def _skip_as_title(s: str) -> bool:
                 or re.fullmatch(r"[★☆\s]*(?:特急|加急|平急|机密|秘密|绝密|公开)[★☆\s\d]*", s) is not None)
 
 
-def _wrapped_plan(lines: list[str], meta: DocMeta) -> None:
-    """印发 notice: the document is the plan it wraps."""
-    head = "\n".join(lines[:HEAD_LINES])
-    m = (_WRAPPED_TITLE.search(meta.title) or _NOTICE_BODY.search(head) or _WRAPPED_TITLE.search(head)
+def _wrapped_plan(head: str, meta: DocMeta) -> None:
+    """印发 notice: the document is the plan it wraps (``head``: the first HEAD_LINES lines joined)."""
+    m = (_WRAPPED_TITLE.search(meta.title) or _notice_body(head) or _WRAPPED_TITLE.search(head)
          or _WRAPPED_BARE.search(meta.title))
     if m:
         meta.title, meta.found["title"] = next(g for g in m.groups() if g).strip(), "印发 notice"
+
+
+def _notice_body(head: str):
+    """``_NOTICE_BODY.search(head)``, scanned only when the head holds 发给 or 布给, one of which ends every
+    match (印发给, 转发给, 发布给): the scan tries the rest of the line at every 《 and 现 (tested)."""
+    if "发给" not in head and "布给" not in head:
+        return None
+    return _NOTICE_BODY.search(head)
 
 
 def _printed_line(lines: list[str], meta: DocMeta, title_at: int) -> None:
@@ -350,17 +362,18 @@ def _report_issuer(place: str) -> str:
 def extract(lines: list[str], *, file_name: str = "", title_hint: str = "") -> DocMeta:
     """Metadata of one document from its lines (original characters, in order)."""
     lines = [ln.strip() for ln in lines if ln and ln.strip()]
+    head = "\n".join(lines[:HEAD_LINES])
     meta = DocMeta()
     _web_table(lines, meta)
     _header(lines, meta)
     if title_hint and not meta.title:
         meta.title, meta.found["title"] = title_hint.strip(), "file metadata"
     title_at = _title(lines, meta)
-    _wrapped_plan(lines, meta)
+    _wrapped_plan(head, meta)
     _printed_line(lines, meta, title_at)
     _signature(lines, meta)
     _work_report(lines, meta)
-    _fallbacks(lines, meta, file_name)
+    _fallbacks(lines, head, meta, file_name)
     return meta
 
 
@@ -371,21 +384,23 @@ def _news_marks(text: str) -> bool:
     return _NEWS_MARKS.search(text) is not None
 
 
-def _fallbacks(lines: list[str], meta: DocMeta, file_name: str) -> None:
+def _fallbacks(lines: list[str], head: str, meta: DocMeta, file_name: str) -> None:
     """Title from the file name, a dated line in the head (news: "2025-04-22 10:15 来源：…"), a 文号
-    anywhere in the head, the type from the title."""
+    anywhere in the head, the type from the title (news when no type word is in it, no issuer is known and
+    the head has news marks: looked for only then)."""
     if not meta.title and file_name:
         meta.title, meta.found["title"] = PurePosixPath(file_name).stem, "file name"
     if not meta.date:
         dated = next((ln for ln in lines[:6] if len(ln) <= 60 and ln != meta.title and parse_date(ln)), None)
         if dated:
             meta.date, meta.found["date"] = parse_date(dated), "head date"
-    head = "\n".join(lines[:HEAD_LINES])
     m = None if meta.doc_number else _doc_number(head)
     if m:
         meta.doc_number, meta.found["doc_number"] = m.group(0), "head"
-    news = not meta.issuer and _news_marks(head)
-    meta.doc_type = meta.doc_type or doc_type_of(meta.title, news=news)
+    if not meta.doc_type:
+        # doc_type_of(title, news=True) differs from news=False only where no rule matched (其他 or '')
+        kind = doc_type_of(meta.title)
+        meta.doc_type = "新闻评论" if kind in ("其他", "") and not meta.issuer and _news_marks(head) else kind
 
 
 # --------------------------------------------------------------------------- sidecar CSV
