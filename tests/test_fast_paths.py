@@ -491,3 +491,17 @@ def test_notice_body_precheck_and_lazy_news_type_equal_the_plain_versions():
         title = "".join(rng.choice(words) for _ in range(rng.randint(0, 4)))
         plain = doc_type_of(title)
         assert doc_type_of(title, news=True) == ("新闻评论" if plain in ("其他", "") else plain), title
+
+
+def test_web_field_alternation_matches_where_a_field_pattern_does():
+    import random
+
+    from aipolicy.metadata import _WEB_FIELD_ANY, _WEB_FIELDS
+
+    assert all(rx.flags == _WEB_FIELD_ANY.flags for rx in _WEB_FIELDS.values())  # the alternation has no flags
+    rng = random.Random(17)
+    labels = [w for rx in _WEB_FIELDS.values() for w in rx.pattern.split("(?:")[1].split(")")[0].split("|")]
+    pieces = labels + ["索引号", "：", ":", " ", "\u3000", "2025年6月12日", "x", "", "\n"]
+    for _ in range(4000):
+        ln = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 5)))
+        assert (_WEB_FIELD_ANY.match(ln) is not None) == any(rx.match(ln) for rx in _WEB_FIELDS.values()), ln

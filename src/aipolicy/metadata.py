@@ -72,6 +72,8 @@ _WEB_FIELDS = {
     "doc_number": re.compile(r"^\s*(?:发文字号|文号|文件编号)\s*[:：]\s*(.+?)\s*$"),
     "title": re.compile(r"^\s*(?:标题|名称|文件名称|题名)\s*[:：]\s*(.+?)\s*$"),
 }
+# a line no field pattern matches is passed over by one match of their alternation
+_WEB_FIELD_ANY = re.compile("|".join(f"(?:{rx.pattern})" for rx in _WEB_FIELDS.values()))
 _INDEX_NO = re.compile(r"^\s*索引号\s*[:：]")
 _WRAPPED_TITLE = re.compile(r"关于(?:印发|转发|发布)《(.+?)》的(?:通知|决定)")
 _WRAPPED_BARE = re.compile(r"关于(?:印发|转发|发布)(.{4,80}?)的(?:通知|决定)$")
@@ -162,7 +164,10 @@ def parse_date(text: str) -> str:
 
 
 def _is_date_line(line: str) -> bool:
-    # a line's spaceless length is at least its first 64 characters': a long paragraph is rejected from them
+    # a line's spaceless length is at least its first 15 or 64 characters': a long paragraph is rejected
+    # from them (its first run of characters that are not spaces, or those of the first 64)
+    if len(line) > 14 and len(line[:15].split(None, 1)[0]) == 15:
+        return False
     if len(line) > 64 and len("".join(line[:64].split())) > 14:
         return False
     s = "".join(line.split())  # re.sub(r"\s+", "", line): str.split's whitespace is re's \s (tested), faster
@@ -184,9 +189,13 @@ def doc_type_of(title: str, *, news: bool = False) -> str:
     return "新闻评论" if news else ("其他" if t else "")
 
 
+_SPACES = re.compile(r"\s+")
+_CLAUSE_MARK = re.compile(r"[，。；：:！？]")
+
+
 def _is_org_line(line: str) -> bool:
-    s = re.sub(r"\s+", " ", line).strip()
-    if not s or len(s) > 60 or re.search(r"[，。；：:！？]", s):
+    s = _SPACES.sub(" ", line).strip()
+    if not s or len(s) > 60 or _CLAUSE_MARK.search(s):
         return False
     return all(_ORG_LINE.fullmatch(part) for part in s.split(" ") if part)
 
@@ -198,6 +207,8 @@ def _clean_org(line: str) -> str:
 def _web_table(lines: list[str], meta: DocMeta) -> None:
     for ln in lines[:HEAD_LINES]:
         ln = _squeeze_label(ln)
+        if _WEB_FIELD_ANY.match(ln) is None:
+            continue
         for key, rx in _WEB_FIELDS.items():
             m = rx.match(ln)
             if m and not getattr(meta, key):
@@ -248,6 +259,10 @@ def _title(lines: list[str], meta: DocMeta) -> int:
 
 
 _FOUR_HAN = re.compile(r"(?:[^\u4e00-\u9fff]*[\u4e00-\u9fff]){4}")  # at least 4 Chinese characters
+_SENTENCE_END = re.compile(r"[。；]$")
+_ADDRESS = re.compile(r"各位(代表|主任|委员)")
+_SECTION_NUMBER = re.compile(r"[一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[）)]")
+_URGENCY = re.compile(r"[★☆\s]*(?:特急|加急|平急|机密|秘密|绝密|公开)[★☆\s\d]*")
 
 
 def _skip_as_title(s: str) -> bool:
@@ -259,9 +274,8 @@ def _skip_as_title(s: str) -> bool:
     return bool(_HEADER_MARK.match(s) or _INDEX_NO.match(s) or (field and _FIELD_LABEL.search(field.group(0)))
                 or _is_org_line(s)
                 or (_DOC_NUMBER_RE.fullmatch(s.replace(" ", "")) is not None) or _is_date_line(s)
-                or re.search(r"[。；]$", s) or re.match(r"各位(代表|主任|委员)", s)
-                or re.match(r"[一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[）)]", s)
-                or re.fullmatch(r"[★☆\s]*(?:特急|加急|平急|机密|秘密|绝密|公开)[★☆\s\d]*", s) is not None)
+                or _SENTENCE_END.search(s) or _ADDRESS.match(s) or _SECTION_NUMBER.match(s)
+                or _URGENCY.fullmatch(s) is not None)
 
 
 def _wrapped_plan(head: str, meta: DocMeta) -> None:
