@@ -61,3 +61,25 @@ def test_wrapped_list_items_stay_separate():
     items = [f"{i}.支持企业开展人工智能应用示范项目建设，按项目投资额的一定比例给予补助。" for i in range(1, 5)]
     lines = [piece for it in items for piece in _wrap(it, 28)]
     assert repair_text("\n".join(lines)).split("\n") == items
+
+
+def test_repair_text_one_marker_pass_equals_the_three_pass_definition():
+    # repair_text tries each line as a page marker once when there is no form feed and no marker; the
+    # result is the definition's: pages split, hard wraps tested, markers looked for, on random texts
+    import random
+
+    from aipolicy.layout import _split_pages
+
+    def defined(text):
+        lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        pages = _split_pages(lines)
+        if len(pages) <= 1 and not is_hard_wrapped(lines) and not any(is_page_marker(ln) for ln in lines):
+            return text
+        return "\n".join(repair_pages(pages))
+
+    rng = random.Random(8)
+    pieces = _wrap(P1, 20) + _wrap(P2, 25) + [P3, "一、总体要求", "", " ", "— 1 —", "12", "第4页", "\f", "a\fb", "\r", "。"]
+    for _ in range(3000):
+        text = "\n".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        assert repair_text(text) == defined(text), repr(text)
+    assert repair_text("\n".join(_wrap(P1 + P2 + P3))) != "\n".join(_wrap(P1 + P2 + P3))  # hard-wrapped, no marker

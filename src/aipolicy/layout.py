@@ -92,7 +92,11 @@ def _width(lines: list[str]) -> int:
 
 def is_hard_wrapped(lines: list[str]) -> bool:
     """Many full lines that stop mid-sentence: the text was wrapped at a fixed width."""
-    body = [ln.strip() for ln in lines if ln.strip() and not is_page_marker(ln)]
+    return _wrapped_body([ln.strip() for ln in lines if ln.strip() and not is_page_marker(ln)])
+
+
+def _wrapped_body(body: list[str]) -> bool:
+    """``is_hard_wrapped`` of the lines' non-empty stripped lines that are not page markers."""
     if len(body) < MIN_LINES:
         return False
     width = _width(body)
@@ -192,7 +196,12 @@ def repair_text(text: str) -> str:
 
     A text with no page markers, no form feeds and no hard wraps comes back unchanged.
     """
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    lines = (text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text).split("\n")
+    if PAGE_BREAK not in text and not any(map(is_page_marker, lines)):
+        # one page (or none) and no marker: the test below, with each line tried as a marker once, not three
+        # times (_split_pages, is_hard_wrapped, any)
+        if not _wrapped_body([s for s in map(str.strip, lines) if s]):
+            return text
     pages = _split_pages(lines)
     if len(pages) <= 1 and not is_hard_wrapped(lines):
         if not any(is_page_marker(ln) for ln in lines):
