@@ -281,7 +281,8 @@ def test_metadata_line_tests_equal_the_regex_scans_they_replace():
     dates = ["2025年6月12日", "二〇二五年十二月三十一日", "2025-06-12", "2025年6月", "2025/6/1"]
     spaces = ["", "", " ", "\u3000", "\t", " " * 30, " " * 70]
     for _ in range(5000):
-        ln = "".join(c + rng.choice(spaces) for c in rng.choice(dates)) + rng.choice(["", "", "日", "x" * 60])
+        ln = rng.choice(spaces) + "".join(c + rng.choice(spaces) for c in rng.choice(dates)) + rng.choice(
+            ["", "", "日", "x" * 60])
         s = re.sub(r"\s+", "", ln)
         ref = bool(s) and len(s) <= 14 and bool(_DATE_RE.fullmatch(s) or _ISO_DATE_RE.fullmatch(s))
         assert _is_date_line(ln) == ref, ln

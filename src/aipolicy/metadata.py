@@ -166,7 +166,8 @@ def parse_date(text: str) -> str:
 def _is_date_line(line: str) -> bool:
     # a line's spaceless length is at least its first 15 or 64 characters': a long paragraph is rejected
     # from them (its first run of characters that are not spaces, or those of the first 64)
-    if len(line) > 14 and len(line[:15].split(None, 1)[0]) == 15:
+    first = line[:15].split(None, 1)
+    if first and len(first[0]) == 15:
         return False
     if len(line) > 64 and len("".join(line[:64].split())) > 14:
         return False
