@@ -162,13 +162,6 @@ def _warm_up_reading() -> None:
     _boilerplate_re()
 
 
-def _warm_up() -> None:
-    from .tokens import _cutter
-
-    _warm_up_reading()
-    _cutter()
-
-
 # ------------------------------------------------------------------ the run
 
 def _part_ext(kind: str) -> str:
@@ -316,23 +309,22 @@ def _results(work: list, clf, model_dir: Path, jobs: int, thresholds: dict | Non
     # largest files first, so that no big file is left running alone at the end; the records are put
     # back in input order by the caller, so the output does not depend on the order they finish in
     tasks = sorted(work, key=_size, reverse=True)
-    if not hasattr(os, "fork"):  # spawned workers inherit no descriptor, and build everything themselves
+    if not hasattr(os, "fork"):  # spawned workers inherit nothing: they load and build everything themselves
         ctx, initargs, close = mp.get_context(), (None, str(model_dir), thresholds), ()
     else:
-        # workers inherit the model already loaded (and verified) here, and the tokenizer, gazetteer and
-        # converters built here once: no reload per worker
+        # workers inherit the model already loaded (and verified) here, and the gazetteer, converters and
+        # tokenizer built here once: no reload per worker
         ctx, initargs = mp.get_context("fork"), (clf, None)
         close = () if lock_fd is None else (lock_fd,)
-        if not _cutter.cache_info().currsize:  # else built already, by an earlier run in this process
-            _warm_up_reading()
+        _warm_up_reading()
+        if _cutter.cache_info().currsize:  # built already, by an earlier run in this process
+            read = {}
+        else:
             read = _read_ahead(ctx, tasks[::-1], _cutter, (close, os.getpid()))  # smallest files first
-            for idx, (res, _) in read.items():
-                if res.status != "ok":
-                    yield _record(idx, res)
-            # the files read ahead (the smallest) are labelled last
-            tasks = ([t for t in tasks if t[0] not in read]
-                     + [t[:6] + (read[t[0]],) for t in tasks if t[0] in read and read[t[0]][0].status == "ok"])
-    _warm_up()
+        yield from (_record(idx, res) for idx, (res, _) in read.items() if res.status != "ok")
+        ready = {idx: got for idx, got in read.items() if got[0].status == "ok"}
+        # the files read ahead (the smallest) are only labelled, last
+        tasks = [t for t in tasks if t[0] not in read] + [t[:6] + (ready[t[0]],) for t in tasks if t[0] in ready]
     yield from _WorkerPool(ctx, min(jobs, len(work)), (initargs, close, os.getpid())).run(tasks)
 
 
