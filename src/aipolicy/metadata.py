@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Callable
 
 DOC_TYPES = ("规划", "行动计划", "实施方案", "措施", "条例", "办法", "意见", "通知", "工作报告", "新闻评论", "其他")
 DOCUMENT_COLUMNS = ["doc_id", "file", "title", "issuer", "date", "year", "doc_number", "doc_type", "place",
@@ -177,7 +178,9 @@ def _is_date_line(line: str) -> bool:
 
 # --------------------------------------------------------------------------- pieces
 
-def doc_type_of(title: str, *, news: bool = False) -> str:
+def doc_type_of(title: str, *, news: bool | Callable[[], bool] = False) -> str:
+    """The type of a document from its title; ``news`` (or ``news()``, asked only when no type word is in
+    the title): whether it reads as news, then 新闻评论 instead of 其他."""
     t = re.sub(r"[（(][^）)]*[）)]$", "", title.strip())
     # the head noun of a Chinese title comes last: the type word that ends latest wins (ties: rule order)
     best, best_end = "", -1
@@ -187,7 +190,7 @@ def doc_type_of(title: str, *, news: bool = False) -> str:
             best, best_end = kind, max(ends)
     if best:
         return best
-    return "新闻评论" if news else ("其他" if t else "")
+    return "新闻评论" if (news() if callable(news) else news) else ("其他" if t else "")
 
 
 _SPACES = re.compile(r"\s+")
@@ -412,10 +415,7 @@ def _fallbacks(lines: list[str], head: str, meta: DocMeta, file_name: str) -> No
     m = None if meta.doc_number else _doc_number(head)
     if m:
         meta.doc_number, meta.found["doc_number"] = m.group(0), "head"
-    if not meta.doc_type:
-        # doc_type_of(title, news=True) differs from news=False only where no rule matched (其他 or '')
-        kind = doc_type_of(meta.title)
-        meta.doc_type = "新闻评论" if kind in ("其他", "") and not meta.issuer and _news_marks(head) else kind
+    meta.doc_type = meta.doc_type or doc_type_of(meta.title, news=lambda: not meta.issuer and _news_marks(head))
 
 
 # --------------------------------------------------------------------------- sidecar CSV
