@@ -197,13 +197,13 @@ def repair_text(text: str) -> str:
     A text with no page markers, no form feeds and no hard wraps comes back unchanged.
     """
     lines = (text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text).split("\n")
-    if PAGE_BREAK not in text and not any(map(is_page_marker, lines)):
-        # one page (or none) and no marker: the test below, with each line tried as a marker once, not three
-        # times (_split_pages, is_hard_wrapped, any)
-        if not _wrapped_body([s for s in map(str.strip, lines) if s]):
-            return text
-    pages = _split_pages(lines)
-    if len(pages) <= 1 and not is_hard_wrapped(lines):
-        if not any(is_page_marker(ln) for ln in lines):
-            return text
-    return "\n".join(repair_pages(pages))
+    pages = None
+    if not any(map(is_page_marker, lines)):  # no marker: unchanged unless it has pages or hard wraps
+        if PAGE_BREAK not in text:  # one page (or none): only hard wraps (each line tried as a marker once)
+            if not _wrapped_body([s for s in map(str.strip, lines) if s]):
+                return text
+        else:
+            pages = _split_pages(lines)
+            if len(pages) <= 1 and not is_hard_wrapped(lines):
+                return text
+    return "\n".join(repair_pages(_split_pages(lines) if pages is None else pages))
