@@ -22,7 +22,7 @@ import re
 import numpy as np
 
 from .duplicates import flat_keys
-from .textnorm import NON_WORD, split_points, strip_non_word, word_points
+from .textnorm import split_points, strip_non_word, word_points
 
 MAX_CHARS = 500
 # private keys of a unit row, read by the place and label stages and dropped before output
@@ -36,7 +36,6 @@ MAX_PROBES = 64
 
 _SENTENCE_RE = re.compile(r"[^。!?;！？；]*[。!?;！？；]+[”’\"')）]*|[^。!?;！？；]+$")
 _CLAUSE_RE = re.compile(r"[^,，、]*[,，、]+|[^,，、]+$")
-_KEY_STRIP = NON_WORD  # what unit keys drop: all but letters and digits
 _CLAUSE_SPLIT = re.compile(r"[,，、;；。!！?？:：()（）\s]+")
 
 
@@ -233,7 +232,7 @@ def duplicate_mask(texts: list[str], threshold: float = NEAR_DUP) -> list[bool]:
     the order, so the candidates stay few and the time linear in the number of texts. Shingles are
     held as sorted int32 ranks (4 bytes each), so 100,000 paragraphs take tens of MB, not GB.
     """
-    points = word_points(texts)  # the code points of [_KEY_STRIP.sub("", t) for t in texts], in one pass
+    points = word_points(texts)  # the code points of [NON_WORD.sub("", t) for t in texts], in one pass
     keys = strip_non_word(texts) if points is None else None
     positions = _position_codes(keys, points)
     if _none_can_match(len(texts), *positions, threshold):  # most documents: no pair comes near t
